@@ -1,0 +1,40 @@
+from odoo import api, fields, models
+
+
+class ApiSyncRequestLog(models.Model):
+    _name = "api.sync.request.log"
+    _description = "API Sync Request Log"
+    _order = "id desc"
+    _rec_name = "request_id"
+
+    request_id = fields.Char(string="Request ID", required=True, index=True, readonly=True)
+    client_id = fields.Many2one("api.sync.client", ondelete="set null", index=True, readonly=True)
+    user_id = fields.Many2one("res.users", ondelete="set null", readonly=True)
+    method = fields.Char(readonly=True)
+    path = fields.Char(readonly=True)
+    model = fields.Char(readonly=True, index=True)
+    status = fields.Integer(string="HTTP Status", readonly=True, aggregator=False)
+    status_class = fields.Selection(
+        [("2xx", "Success"), ("4xx", "Client Error"), ("5xx", "Server Error")],
+        compute="_compute_status_class",
+        store=True,
+    )
+    error_code = fields.Char(readonly=True, index=True)
+    duration_ms = fields.Float(string="Duration (ms)", readonly=True, aggregator="avg")
+    remote_addr = fields.Char(string="IP Address", readonly=True)
+    request_body = fields.Text(readonly=True)
+    response_body = fields.Text(readonly=True)
+
+    @api.depends("status")
+    def _compute_status_class(self):
+        for log in self:
+            log.status_class = (
+                "5xx" if log.status >= 500 else "4xx" if log.status >= 400 else "2xx"
+            )
+
+    @api.model
+    def _cron_purge(self):
+        """Delete entries older than the retention period (``api_sync.log_retention_days``)."""
+        days = int(self.env["ir.config_parameter"].sudo().get_param("api_sync.log_retention_days", 30))
+        limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        self.sudo().search([("create_date", "<", limit)]).unlink()

@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Sourced by the other scripts: locates Odoo 19 and a PostgreSQL server.
+#
+# Odoo:       $ODOO_ROOT (a source checkout holding odoo/ and addons/), or whatever
+#             `python3 -c "import odoo"` finds.
+# PostgreSQL: $PGHOST/$PGPORT/$PGUSER when a server answers there; otherwise an embedded
+#             cluster in $API_SYNC_STATE/pg (default .state/pg), started on demand.
+set -euo pipefail
+
+ADDON_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ADDONS_PARENT="$(dirname "$ADDON_DIR")"
+STATE_DIR="${API_SYNC_STATE:-$ADDON_DIR/.state}"
+PYTHON="${PYTHON:-python3}"
+
+die() { echo "error: $*" >&2; exit 2; }
+
+find_odoo() {
+    if [ -z "${ODOO_ROOT:-}" ]; then
+        ODOO_ROOT="$("$PYTHON" -c 'import os, odoo; print(os.path.dirname(list(odoo.__path__)[0]))' 2>/dev/null || true)"
+    fi
+    if [ -z "$ODOO_ROOT" ] || [ ! -d "$ODOO_ROOT/odoo/addons" ]; then
+        die "Odoo 19 not found. Install it from source (pip install -r requirements.txt; pip install -e .)
+       so that \`$PYTHON -c \"import odoo\"\` works, or set ODOO_ROOT=/path/to/odoo-19.0-source."
+    fi
+    local version
+    version="$(cd "$ODOO_ROOT" && "$PYTHON" -c 'import odoo.release as r; print(r.version)')" \
+        || die "cannot import odoo from $ODOO_ROOT (missing Python requirements?)"
+    case "$version" in 19.*) ;; *) die "Odoo 19 required, found $version at $ODOO_ROOT" ;; esac
+    # The addon's folder name must be its technical name for Odoo's addons path.
+    [ "$(basename "$ADDON_DIR")" = api_sync ] || {
+        mkdir -p "$STATE_DIR/addons"
+        ln -sfn "$ADDON_DIR" "$STATE_DIR/addons/api_sync"
+        ADDONS_PARENT="$STATE_DIR/addons"
+    }
+    ADDONS_PATH="$ODOO_ROOT/addons,$ODOO_ROOT/odoo/addons,$ADDONS_PARENT"
+    export ODOO_ROOT ADDONS_PATH
+}
+
+pg_bin() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/initdb" ] && PG_BIN="$dir"
+    done
+    [ -n "${PG_BIN:-}" ] || command -v initdb >/dev/null && PG_BIN="${PG_BIN:-$(dirname "$(command -v initdb)")}"
+    [ -n "${PG_BIN:-}" ] || die "PostgreSQL not found. Install it (Debian: apt-get install postgresql-15)
+       or point PGHOST/PGPORT/PGUSER/PGPASSWORD at a running server."
+}
+
+# Run a PostgreSQL server binary as a non-root user (the server refuses to run as root).
+as_pg_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+start_embedded_pg() {
+    pg_bin
+    local data="$STATE_DIR/pg"
+    export PGHOST="$data" PGPORT="${API_SYNC_PGPORT:-54329}" PGUSER=odoo
+    unset PGPASSWORD
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$data"
+        [ "$(id -u)" = 0 ] && chown postgres: "$data"
+        as_pg_owner "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        {
+            echo "listen_addresses = ''"
+            echo "unix_socket_directories = '$data'"
+            echo "fsync = off"
+            echo "synchronous_commit = off"
+            echo "full_page_writes = off"
+            echo "max_connections = 100"
+        } >> "$data/postgresql.conf"
+    fi
+    if ! "$PG_BIN/pg_isready" -q -h "$data" -p "$PGPORT"; then
+        echo "Starting embedded PostgreSQL in $data (port $PGPORT)"
+        as_pg_owner "$PG_BIN/pg_ctl" -D "$data" -o "-p $PGPORT" -l "$data/server.log" -w start >/dev/null
+    fi
+    "$PG_BIN/psql" -h "$data" -p "$PGPORT" -U postgres -d postgres -qtAc \
+        "SELECT 1 FROM pg_roles WHERE rolname = 'odoo'" | grep -q 1 \
+        || "$PG_BIN/psql" -h "$data" -p "$PGPORT" -U postgres -d postgres -qc \
+            "CREATE ROLE odoo LOGIN SUPERUSER" >/dev/null
+}
+
+find_pg() {
+    if [ -n "${PGHOST:-}${PGPORT:-}" ] && command -v pg_isready >/dev/null \
+        && pg_isready -q; then
+        return 0
+    fi
+    start_embedded_pg
+}
+
+odoo_db_args() {
+    local args=(--db_host "$PGHOST" --db_port "$PGPORT" --db_user "${PGUSER:-odoo}")
+    [ -n "${PGPASSWORD:-}" ] && args+=(--db_password "$PGPASSWORD")
+    printf '%s\n' "${args[@]}"
+}

@@ -1,0 +1,1 @@
+"""Pure helpers of api_sync: no ORM access, importable and testable on their own."""
