@@ -207,6 +207,9 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
             url_args = {k: v for k, v in kwargs.items() if k in endpoint.url_args}
             return call.run(functools.partial(handler, controller), url_args)
 
+        # query-string parameters are read from the request, not bound to the handler: without
+        # this, Odoo inspects the handler's signature and warns "called ignoring args" each call
+        del endpoint.__wrapped__
         endpoint.url_args = {
             name for route in routes for name in re.findall(r"<(?:\w+:)?(\w+)>", route)
         }

@@ -71,12 +71,12 @@ class SyncApiController(http.Controller):
     @api_route("/<string:model>", ["GET"])
     def list(self, call, model):
         return 200, request.env["api.sync.data"]._list(
-            call.identity, model, call.params, request.httprequest.path
+            call.identity, model, _query_params(call), request.httprequest.path
         )
 
     @api_route("/<string:model>/search", ["GET"])
     def search(self, call, model):
-        return 200, request.env["api.sync.data"]._search(call.identity, model, call.params)
+        return 200, request.env["api.sync.data"]._search(call.identity, model, _query_params(call))
 
     @api_route("/<string:model>/batch", ["POST"], idempotent=True)
     def batch(self, call, model):
@@ -105,6 +105,16 @@ class SyncApiController(http.Controller):
     @api_route("/<path:rest>", ALL_METHODS, authenticated=False)
     def not_found(self, call, rest):
         raise NotFound(f"No endpoint {request.httprequest.method} {PREFIX}/{rest}")
+
+
+def _query_params(call):
+    """Query parameters of a search, with a repeated ``domain`` kept as the list of its values
+    (that is how Python's ``requests`` sends a list, see ``query.domain_from_tokens``)."""
+    params = call.params
+    domains = request.httprequest.args.getlist("domain")
+    if len(domains) > 1:
+        params["domain"] = domains
+    return params
 
 
 def _epoch_to_iso(epoch):

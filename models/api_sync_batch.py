@@ -66,15 +66,10 @@ class ApiSyncBatch(models.AbstractModel):
                     result.pop("id", None)
                     result["rolled_back"] = True
             raise BatchRolledBack(run.first_error, results)
-        return {
-            "success": not failed,
-            "summary": {
-                "total": len(ops),
-                "succeeded": len(ops) - len(failed),
-                "failed": len(failed),
-            },
-            "results": results,
-        }
+        summary = {"total": len(ops), "succeeded": len(ops) - len(failed), "failed": len(failed)}
+        if model_name in self.env["api.sync.webhook"]._tracked_models():
+            self.env["api.sync.event"]._capture_batch(model_name, {**summary, "request_id": trace_id})
+        return {"success": not failed, "summary": summary, "results": results}
 
 
 class _BatchRun:

@@ -280,8 +280,10 @@ class ApiSyncData(models.AbstractModel):
             inverse = self.env[field.comodel_name]._fields.get(field.inverse_name)
             if inverse is None or inverse.type != "many2one" or inverse.ondelete == "cascade":
                 continue
-            if not record._has_field_access(field, "read"):
-                continue
+            if not record._has_field_access(field, "read") or not self.env[
+                field.comodel_name
+            ].has_access("read"):
+                continue  # children the caller cannot even see are not theirs to cascade
             count = len(record[name])
             if count:
                 result[name] = count
@@ -292,7 +294,10 @@ class ApiSyncData(models.AbstractModel):
     def _search_params(self, Model, params):
         """Validated (domain, field names, order) from query-string parameters."""
         domain = params.get("domain")
-        domain = query.parse_json_param("domain", domain) if domain not in (None, "") else []
+        if isinstance(domain, list):  # a repeated parameter: see query.domain_from_tokens
+            domain = query.domain_from_tokens(Model._name, domain, self._fields_of)
+        else:
+            domain = query.parse_json_param("domain", domain) if domain not in (None, "") else []
         query.check_domain(Model._name, domain, self._fields_of)
         requested = [name.strip() for name in (params.get("fields") or "").split(",") if name.strip()]
         order = params.get("order") or (params.get("sort") and query.sort_to_order(params["sort"]))
@@ -329,7 +334,7 @@ class ApiSyncData(models.AbstractModel):
         def link(target):
             if not 1 <= target <= pages:
                 return None
-            return f"{base_path}?" + urlencode({**params, "page": target})
+            return f"{base_path}?" + urlencode({**params, "page": target}, doseq=True)
 
         return {
             "data": self._serialize(records, names),

@@ -41,6 +41,25 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="api_sync.log_retention_days",
         default=30,
     )
+    api_sync_webhook_allow_http = fields.Boolean(
+        string="Allow http:// Webhooks", config_parameter="api_sync.webhook_allow_http"
+    )
+    api_sync_webhook_allow_private_networks = fields.Boolean(
+        string="Allow Private Network Receivers",
+        config_parameter="api_sync.webhook_allow_private_networks",
+        help="Lifts the check that webhook hosts resolve to public addresses (on-premise receivers).",
+    )
+    api_sync_webhook_disable_after_days = fields.Integer(
+        string="Disable Webhooks Failing for (days)",
+        config_parameter="api_sync.webhook_disable_after_days",
+        default=3,
+    )
+    api_sync_delivery_max_attempts = fields.Integer(
+        string="Delivery Attempts Before Dead Letter",
+        config_parameter="api_sync.delivery_max_attempts",
+        default=22,
+        help="With exponential backoff capped at 6 hours, 22 attempts span about 3 days.",
+    )
 
     def action_api_sync_rotate_signing_key(self):
         """Rotate the JWT signing key: every issued token stops working."""

@@ -4,6 +4,7 @@ Only real fields (and dotted paths through relational fields) and Odoo's own ope
 through; nothing else reaches SQL.
 """
 
+import ast
 import json
 import re
 
@@ -26,8 +27,55 @@ _ORDER_TERM = re.compile(
 def parse_json_param(name, raw):
     try:
         return json.loads(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise field_error(name, f"{name} must be valid JSON", raw, "json") from None
+
+
+_TEXT_TYPES = frozenset({"char", "text", "html", "selection"})
+
+
+def domain_from_tokens(model_name, tokens, fields_of):
+    """The domain sent as a repeated ``domain`` parameter, the way Python's ``requests`` sends a list.
+
+    ``requests.get(url, params={"domain": [["name", "=", "x"]]})`` flattens the list one level
+    into ``domain=name&domain=%3D&domain=x``, each item as ``str()``: the tokens are read back as
+    ``&``/``|``/``!`` or (path, operator, value) triples. A value keeps its string on a text field;
+    otherwise (and for lists, ``None``, ``False``) it is read as a Python literal (``True``, ``42``,
+    ``[1, 2]``) with :func:`ast.literal_eval`, which evaluates nothing but literals.
+    """
+    domain = []
+    index = 0
+    while index < len(tokens):
+        if tokens[index] in LOGICAL:
+            domain.append(tokens[index])
+            index += 1
+            continue
+        if index + 3 > len(tokens):
+            raise field_error("domain", "domain: incomplete condition", tokens[index:], "domain")
+        path, operator, raw = tokens[index : index + 3]
+        domain.append([path, operator, _token_value(model_name, path, operator, raw, fields_of)])
+        index += 3
+    return domain
+
+
+def _token_value(model_name, path, operator, raw, fields_of):
+    field = None
+    for part in path.split("."):
+        field = fields_of(model_name).get(part) if model_name else None
+        model_name = field.comodel_name if field is not None and field.relational else None
+    text = field is not None and field.type in _TEXT_TYPES and operator.lower() not in ("any", "not any")
+    if text and raw not in ("None", "False") and not raw.startswith("["):
+        return raw
+    try:
+        return _as_lists(ast.literal_eval(raw))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return raw
+
+
+def _as_lists(value):
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(item) for item in value]
+    return value
 
 
 def check_domain(model_name, domain, fields_of, where="domain"):

@@ -1,0 +1,97 @@
+"""Sending one event to a sink over HTTP, and the retry vocabulary of the dispatcher.
+
+A sink's send either returns normally (delivered) or raises one of these errors; the
+dispatcher turns them into the next state of the delivery.
+"""
+
+import email.utils
+import random
+import time
+
+import requests
+
+RESPONSE_CAP = 64 * 1024  # bytes of a response body that are read, at most
+EXCERPT = 1000  # characters of it kept on the delivery
+TIMEOUT = (5, 10)  # connect, read (seconds)
+
+
+class DeliveryError(Exception):
+    """A failed attempt; ``status`` and ``excerpt`` describe the receiver's answer."""
+
+    def __init__(self, message, *, status=0, excerpt=""):
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class RetryableError(DeliveryError):
+    """Try again later: after ``seconds`` when the receiver said so, else with backoff."""
+
+    def __init__(self, message, *, seconds=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.seconds = seconds
+
+
+class GoneError(DeliveryError):
+    """The receiver is gone for good (HTTP 410): the sink is disabled."""
+
+
+def backoff(attempt, base=30, cap=6 * 3600):
+    """Seconds before retry ``attempt`` (1-based): exponential, capped, with ±20 % jitter."""
+    delay = min(base * 2 ** (attempt - 1), cap)
+    return delay * random.uniform(0.8, 1.2)
+
+
+def retry_after_seconds(value, now=None):
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(moment.timestamp() - (now or time.time()), 0)
+
+
+def post(session, url, body, headers, *, timeout=TIMEOUT):
+    """POST ``body``; returns (status, excerpt) on 2xx, raises a :class:`DeliveryError`."""
+    try:
+        response = session.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+        )
+    except requests.Timeout:
+        raise RetryableError("timeout") from None
+    except requests.RequestException as exc:
+        raise RetryableError(f"connection error: {exc.__class__.__name__}") from None
+    with response:
+        excerpt = _read_capped(response)
+    status = response.status_code
+    if 200 <= status < 300:
+        return status, excerpt
+    if status == 410:
+        raise GoneError("receiver answered 410 Gone", status=status, excerpt=excerpt)
+    if status == 429 or status >= 500:
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
+        raise RetryableError(f"HTTP {status}", seconds=seconds, status=status, excerpt=excerpt)
+    if 300 <= status < 400:
+        message = f"HTTP {status}: redirects are not followed"
+    else:
+        message = f"HTTP {status}"
+    raise RetryableError(message, status=status, excerpt=excerpt)
+
+
+def _read_capped(response, budget=10):
+    """At most RESPONSE_CAP bytes, for at most ``budget`` seconds (a trickling receiver)."""
+    data = b""
+    deadline = time.monotonic() + budget
+    try:
+        for chunk in response.iter_content(8192):
+            data += chunk
+            if len(data) >= RESPONSE_CAP or time.monotonic() > deadline:
+                break
+    except requests.RequestException:
+        pass
+    return data[:EXCERPT * 4].decode(errors="replace")[:EXCERPT]
