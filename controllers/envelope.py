@@ -22,7 +22,7 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from ..tools.errors import (
     AuthenticationError,
     InternalError,
-    RateLimitExceeded,
+    RATE_LIMIT_EXCEEDED,
     ValidationFailed,
     from_exception,
 )
@@ -97,10 +97,8 @@ class ApiCall:
     def _authenticate(self):
         self.identity = request.env["api.sync.auth"].sudo()._authenticate(self.bearer_token())
         request.update_env(user=self.identity.uid)
-        self.headers.update(
-            request.env["api.sync.rate.counter"].sudo()._hit(
-                self.identity.rate_key, self.identity.limits
-            )
+        request.env["api.sync.rate.counter"].sudo()._check(
+            self.identity.rate_key, self.identity.limits
         )
 
     # -- idempotency ---------------------------------------------------------------------------
@@ -138,6 +136,14 @@ class ApiCall:
             ):
                 raise  # Odoo's retrying() replays the whole request
             status, payload = self._fail(exc)
+        rate_limited = not payload["success"] and payload["error"]["code"] == RATE_LIMIT_EXCEEDED
+        if self.identity and not rate_limited:
+            # counted at the end (after any rollback), so concurrent calls never queue on it
+            self.headers.update(
+                request.env["api.sync.rate.counter"].sudo()._hit(
+                    self.identity.rate_key, self.identity.limits
+                )
+            )
         self._log(status, payload)
         return request.make_json_response(payload, headers=self.headers, status=status)
 
@@ -150,11 +156,6 @@ class ApiCall:
         after_rollback = getattr(error, "after_rollback", None)
         if after_rollback:
             after_rollback(request.env(su=True))
-        if self.identity and not isinstance(error, RateLimitExceeded):
-            # the rollback undid this call's hit: count it again
-            request.env["api.sync.rate.counter"].sudo()._hit(
-                self.identity.rate_key, self.identity.limits, enforce=False
-            )
         self.headers.update(error.headers)
         payload = {"success": False, "error": error.to_dict(self.request_id)}
         payload.update(getattr(error, "extra", {}))

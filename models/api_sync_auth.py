@@ -177,7 +177,7 @@ class ApiSyncAuth(models.AbstractModel):
 
         def count_failure(env):
             for key in keys:
-                env["api.sync.rate.counter"]._hit(key, [(LOGIN_THROTTLE_WINDOW, 0)], enforce=False)
+                env["api.sync.rate.counter"]._hit(key, [(LOGIN_THROTTLE_WINDOW, 0)])
 
         error = AuthenticationError(message)
         error.after_rollback = count_failure

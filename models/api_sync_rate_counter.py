@@ -21,13 +21,40 @@ class ApiSyncRateCounter(models.Model):
     _key_window_bucket_unique = models.Constraint("UNIQUE(key, window_size, bucket)", "Duplicate counter.")
 
     @api.model
-    def _hit(self, key, windows, *, enforce=True, now=None):
-        """Count one request against ``key`` in each ``(window_seconds, limit)`` of ``windows``.
+    def _check(self, key, windows, now=None):
+        """Raise :class:`RateLimitExceeded` when one more request of ``key`` would pass one of
+        the ``(window_seconds, limit)`` limits of ``windows``.
 
-        Returns the rate-limit headers of the tightest window. With ``enforce``, raises
-        :class:`RateLimitExceeded` (and the caller's rollback uncounts the hit) when a limit is
-        passed.
+        A plain read: the hit itself is counted by :meth:`_hit` at the end of the request, so
+        concurrent requests of one client never wait on each other's counter row.
         """
+        now = int(now or time.time())
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT c.window_size, c.bucket, c.hits
+              FROM api_sync_rate_counter c
+              JOIN unnest(%s::int[]) AS w ON c.window_size = w AND c.bucket = %s - %s %% w
+             WHERE c.key = %s
+            """,
+                [window_size for window_size, _limit in windows],
+                now,
+                now,
+                key,
+            )
+        )
+        headers, exceeded = self._state(rows, windows, now, pending=1)
+        if exceeded:
+            limit, window_size, reset = exceeded
+            raise RateLimitExceeded(
+                f"Rate limit exceeded: {limit} requests per {window_size} seconds",
+                {"limit": limit, "window": window_size, "reset": reset},
+                headers={**headers, "Retry-After": str(max(reset - now, 1))},
+            )
+
+    @api.model
+    def _hit(self, key, windows, now=None):
+        """Count one request of ``key`` in each window; returns the rate-limit headers."""
         now = int(now or time.time())
         rows = self.env.execute_query(
             SQL(
@@ -44,26 +71,27 @@ class ApiSyncRateCounter(models.Model):
                 [window_size for window_size, _limit in windows],
             )
         )
-        limits = dict(windows)
-        headers = {}
-        exceeded = None
-        for window_size, bucket, hits in sorted(rows, reverse=True):
-            limit = limits[window_size]
-            # the longest window gives the standard headers, a shorter one the burst headers
+        return self._state(rows, windows, now)[0]
+
+    @staticmethod
+    def _state(rows, windows, now, pending=0):
+        """(headers, exceeded) of the counters ``rows`` with ``pending`` more hits.
+
+        The longest window gives the standard ``X-RateLimit-*`` headers, a shorter one the
+        ``X-RateLimit-Burst-*`` headers; ``exceeded`` is (limit, window, reset) or None.
+        """
+        hits_of = {window_size: (bucket, hits) for window_size, bucket, hits in rows}
+        headers, exceeded = {}, None
+        for window_size, limit in sorted(windows, reverse=True):
+            bucket, hits = hits_of.get(window_size, (now - now % window_size, 0))
+            reset = bucket + window_size
             prefix = "X-RateLimit-" if not headers else "X-RateLimit-Burst-"
             headers[prefix + "Limit"] = str(limit)
-            headers[prefix + "Remaining"] = str(max(limit - hits, 0))
-            headers[prefix + "Reset"] = str(bucket + window_size)
-            if hits > limit and (exceeded is None or bucket + window_size > exceeded[2]):
-                exceeded = (limit, window_size, bucket + window_size)
-        if enforce and exceeded:
-            limit, window_size, reset = exceeded
-            raise RateLimitExceeded(
-                f"Rate limit exceeded: {limit} requests per {window_size} seconds",
-                {"limit": limit, "window": window_size, "reset": reset},
-                headers={**headers, "Retry-After": str(max(reset - now, 1))},
-            )
-        return headers
+            headers[prefix + "Remaining"] = str(max(limit - hits - pending, 0))
+            headers[prefix + "Reset"] = str(reset)
+            if hits + pending > limit and (exceeded is None or reset > exceeded[2]):
+                exceeded = (limit, window_size, reset)
+        return headers, exceeded
 
     @api.model
     def _count(self, key, window_size, now=None):
