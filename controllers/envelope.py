@@ -74,15 +74,18 @@ class ApiCall:
             raise ValidationFailed(
                 f"Request body larger than {max_mb} MB", {"constraint": "max_body_size"}, status=413
             )
-        if not self._raw_body.strip():
-            self.body = {}
-            return
-        if httprequest.mimetype != "application/json":
+        # a form body was already consumed by Odoo's form parsing (empty raw data): the
+        # Content-Length still tells that a body was sent
+        sent = bool(self._raw_body.strip()) or bool(httprequest.content_length)
+        if sent and httprequest.mimetype != "application/json":
             raise ValidationFailed(
                 "Content-Type must be application/json",
                 {"constraint": "content_type", "value": httprequest.mimetype},
                 status=415,
             )
+        if not self._raw_body.strip():
+            self.body = {}
+            return
         try:
             self.body = json.loads(self._raw_body)
         except ValueError as exc:
@@ -193,7 +196,22 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
     routes = [PREFIX + route for route in ([routes] if isinstance(routes, str) else routes)]
 
     def decorator(handler):
-        @http.route(
+        def endpoint(controller, **kwargs):
+            call = ApiCall(authenticated, idempotent)
+            url_args = {k: v for k, v in kwargs.items() if k in endpoint.url_args}
+            return call.run(functools.partial(handler, controller), url_args)
+
+        # query-string parameters are read from the request, not bound to the handler: without
+        # this, Odoo sees the handler's signature (through __wrapped__) and logs a warning
+        # "called ignoring args" on every call that has a query string
+        del endpoint.__wrapped__
+        # not functools.wraps: Odoo would read the handler's signature and drop query args
+        endpoint.__name__ = endpoint.__qualname__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        endpoint.url_args = {
+            name for route in routes for name in re.findall(r"<(?:\w+:)?(\w+)>", route)
+        }
+        return http.route(
             routes,
             type="http",
             auth="none",
@@ -201,20 +219,7 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
             csrf=False,
             save_session=False,
             readonly=False,
-        )
-        @functools.wraps(handler)
-        def endpoint(controller, **kwargs):
-            call = ApiCall(authenticated, idempotent)
-            url_args = {k: v for k, v in kwargs.items() if k in endpoint.url_args}
-            return call.run(functools.partial(handler, controller), url_args)
-
-        # query-string parameters are read from the request, not bound to the handler: without
-        # this, Odoo inspects the handler's signature and warns "called ignoring args" each call
-        del endpoint.__wrapped__
-        endpoint.url_args = {
-            name for route in routes for name in re.findall(r"<(?:\w+:)?(\w+)>", route)
-        }
-        return endpoint
+        )(endpoint)
 
     return decorator
 

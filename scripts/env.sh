@@ -32,14 +32,22 @@ find_odoo() {
         ln -sfn "$ADDON_DIR" "$STATE_DIR/addons/api_sync"
         ADDONS_PARENT="$STATE_DIR/addons"
     }
-    ADDONS_PATH="$ODOO_ROOT/addons,$ODOO_ROOT/odoo/addons,$ADDONS_PARENT"
+    # ($ODOO_ROOT/addons only exists in a source checkout, not in a wheel install)
+    ADDONS_PATH="$ODOO_ROOT/odoo/addons,$ADDONS_PARENT"
+    [ -d "$ODOO_ROOT/addons" ] && ADDONS_PATH="$ODOO_ROOT/addons,$ADDONS_PATH"
     export ODOO_ROOT ADDONS_PATH
 }
 
 pg_bin() {
-    local dir
-    for dir in /usr/lib/postgresql/*/bin; do
-        [ -x "$dir/initdb" ] && PG_BIN="$dir"
+    local dir version=""
+    # An existing embedded cluster needs the binaries of its own major version;
+    # otherwise take the newest installed one (version order, not text order: 9.6 < 15).
+    [ -f "$STATE_DIR/pg/PG_VERSION" ] && version="$(cat "$STATE_DIR/pg/PG_VERSION")"
+    if [ -n "$version" ] && [ -x "/usr/lib/postgresql/$version/bin/initdb" ]; then
+        PG_BIN="/usr/lib/postgresql/$version/bin"
+    fi
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V); do
+        [ -z "$version" ] && [ -x "$dir/initdb" ] && PG_BIN="$dir"
     done
     [ -n "${PG_BIN:-}" ] || command -v initdb >/dev/null && PG_BIN="${PG_BIN:-$(dirname "$(command -v initdb)")}"
     [ -n "${PG_BIN:-}" ] || die "PostgreSQL not found. Install it (Debian: apt-get install postgresql-15)
@@ -49,6 +57,8 @@ pg_bin() {
 # Run a PostgreSQL server binary as a non-root user (the server refuses to run as root).
 as_pg_owner() {
     if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || die "running as root, but there is no 'postgres' user to run
+       the embedded PostgreSQL server (Debian: apt-get install postgresql-15 creates it)"
         runuser -u postgres -- "$@"
     else
         "$@"
@@ -57,9 +67,26 @@ as_pg_owner() {
 
 start_embedded_pg() {
     pg_bin
-    local data="$STATE_DIR/pg"
-    export PGHOST="$data" PGPORT="${API_SYNC_PGPORT:-54329}" PGUSER=odoo
+    local data="$STATE_DIR/pg" real
+    export PGPORT="${API_SYNC_PGPORT:-54329}" PGUSER=odoo
     unset PGPASSWORD
+    [ -L "$data" ] && [ ! -e "$data" ] && rm -f "$data"   # its /tmp target is gone (reboot)
+    if [ ! -e "$data" ]; then
+        mkdir -p "$data"
+        [ "$(id -u)" = 0 ] && chown postgres: "$data"
+        # The server runs as postgres when we are root and puts its socket in the data directory:
+        # if postgres cannot reach $data (e.g. a checkout under /root) or the socket path would be
+        # too long for a unix socket (~107 bytes), keep the cluster in /tmp behind a symlink.
+        if ! as_pg_owner test -w "$data" || [ "${#data}" -gt 80 ]; then
+            rmdir "$data"
+            real="${TMPDIR:-/tmp}/api_sync_pg_$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)"
+            mkdir -p "$real"
+            [ "$(id -u)" = 0 ] && chown postgres: "$real"
+            ln -s "$real" "$data"
+        fi
+    fi
+    data="$(readlink -f "$data")"
+    export PGHOST="$data"
     if [ ! -f "$data/PG_VERSION" ]; then
         mkdir -p "$data"
         [ "$(id -u)" = 0 ] && chown postgres: "$data"
@@ -92,7 +119,10 @@ find_pg() {
 }
 
 odoo_db_args() {
-    local args=(--db_host "$PGHOST" --db_port "$PGPORT" --db_user "${PGUSER:-odoo}")
+    local args=(--db_user "${PGUSER:-odoo}")
+    # (find_pg accepts PGHOST or PGPORT alone: libpq defaults fill in the other one)
+    [ -n "${PGHOST:-}" ] && args+=(--db_host "$PGHOST")
+    [ -n "${PGPORT:-}" ] && args+=(--db_port "$PGPORT")
     [ -n "${PGPASSWORD:-}" ] && args+=(--db_password "$PGPASSWORD")
     printf '%s\n' "${args[@]}"
 }
