@@ -139,7 +139,8 @@ class ApiCall:
             ):
                 raise  # Odoo's retrying() replays the whole request
             status, payload = self._fail(exc)
-        rate_limited = not payload["success"] and payload["error"]["code"] == RATE_LIMIT_EXCEEDED
+        # (a batch with failed operations answers 200 with success false and no "error")
+        rate_limited = (payload.get("error") or {}).get("code") == RATE_LIMIT_EXCEEDED
         if self.identity and not rate_limited:
             # counted at the end (after any rollback), so concurrent calls never queue on it
             self.headers.update(
@@ -177,7 +178,7 @@ class ApiCall:
             "path": request.httprequest.path[:512],
             "model": self.model,
             "status": status,
-            "error_code": None if payload.get("success") else payload["error"]["code"],
+            "error_code": (payload.get("error") or {}).get("code"),
             "duration_ms": (time.perf_counter() - self.started) * 1000,
             "remote_addr": self.remote_addr,
         }
@@ -201,10 +202,6 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
             url_args = {k: v for k, v in kwargs.items() if k in endpoint.url_args}
             return call.run(functools.partial(handler, controller), url_args)
 
-        # query-string parameters are read from the request, not bound to the handler: without
-        # this, Odoo sees the handler's signature (through __wrapped__) and logs a warning
-        # "called ignoring args" on every call that has a query string
-        del endpoint.__wrapped__
         # not functools.wraps: Odoo would read the handler's signature and drop query args
         endpoint.__name__ = endpoint.__qualname__ = handler.__name__
         endpoint.__doc__ = handler.__doc__

@@ -48,6 +48,15 @@ class ApiSyncHttpCase(HttpCase):
         )  # fmt: skip
         cls.client_secret = cls.client._generate_secret()
 
+    def setUp(self):
+        super().setUp()
+        # Odoo's own login cooldown counts failed logins per IP in memory, across tests (it is not
+        # rolled back): start each test with a clean slate so failures of one test do not lock
+        # out the logins of the next ones.
+        failures = getattr(self.registry, "_login_failures", None)
+        if failures is not None:
+            failures.clear()
+
     # -- helpers -------------------------------------------------------------------------------
     def api(self, method, path, json=None, token=None, headers=None, params=None, data=None):
         """Call ``/api/sync/v1{path}``; ``token`` defaults to the API user's API key."""
