@@ -223,7 +223,7 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
 
 def parse_id(raw):
     """A record id from the URL; 400 when it is not a positive integer."""
-    if not str(raw).isdigit() or int(raw) <= 0:
+    if not str(raw).isdigit() or not 0 < int(raw) < 2**31:  # ids are PostgreSQL int4
         raise ValidationFailed(f"Invalid record id {raw!r}", {"field": "id", "value": raw})
     return int(raw)
 

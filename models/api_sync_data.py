@@ -305,6 +305,15 @@ class ApiSyncData(models.AbstractModel):
         return domain, self._read_field_names(Model, requested), order
 
     @api.model
+    def _query(self, method, domain, where="domain", **kwargs):
+        """``search``/``search_count``, with the ORM's ValueError on a domain value (a date that
+        is not a date, text for a number, a NUL character) answered as a 400 on ``where``."""
+        try:
+            return method(domain, **kwargs)
+        except (ValueError, TypeError) as exc:
+            raise field_error(where, _("%(w)s: %(e)s", w=where, e=exc), None, "value") from None
+
+    @api.model
     def _limit_cap(self):
         return self.env["api.sync.auth"]._param("search_limit_cap", 1000)
 
@@ -314,11 +323,11 @@ class ApiSyncData(models.AbstractModel):
         domain, names, order = self._search_params(Model, params)
         limit = query.parse_int("limit", params.get("limit"), 80, 1, self._limit_cap())
         offset = query.parse_int("offset", params.get("offset"), 0)
-        records = Model.search(domain, offset=offset, limit=limit, order=order)
+        records = self._query(Model.search, domain, offset=offset, limit=limit, order=order)
         if len(records) < limit and (records or not offset):
             count = offset + len(records)  # the last page: no need to count
         else:
-            count = Model.search_count(domain)
+            count = self._query(Model.search_count, domain)
         return {"count": count, "records": self._serialize(records, names)}
 
     @api.model
@@ -327,8 +336,10 @@ class ApiSyncData(models.AbstractModel):
         domain, names, order = self._search_params(Model, params)
         page = query.parse_int("page", params.get("page"), 1, 1)
         per_page = query.parse_int("per_page", params.get("per_page"), 50, 1, self._limit_cap())
-        total = Model.search_count(domain)
-        records = Model.search(domain, offset=(page - 1) * per_page, limit=per_page, order=order)
+        total = self._query(Model.search_count, domain)
+        records = self._query(
+            Model.search, domain, offset=(page - 1) * per_page, limit=per_page, order=order
+        )
         pages = max(-(-total // per_page), 1)
 
         def link(target):
@@ -366,7 +377,7 @@ class ApiSyncData(models.AbstractModel):
                 raise field_error(f"match.{name}", _("Cannot match on %s", name), name, "field")
             domain.append((name, "=", value))
         query.check_domain(Model._name, [list(term) for term in domain], self._fields_of, "match")
-        records = Model.search(domain, limit=2)
+        records = self._query(Model.search, domain, limit=2, where="match")
         if len(records) > 1:
             raise DuplicateRecord(_("Several records match %s", match), {"match": match})
         return records

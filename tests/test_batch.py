@@ -11,7 +11,9 @@ class TestBatch(ApiSyncDataCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.target = cls.Partner.create({"name": "Batch Target", "email": "target@batch.example.com"})
+        cls.target = cls.Partner.create(
+            {"name": "Batch Target", "email": "target@batch.example.com"}
+        )
         cls.victim = cls.Partner.create({"name": "Batch Victim"})
 
     def batch(self, operations, model="res.partner", **options):
@@ -21,8 +23,9 @@ class TestBatch(ApiSyncDataCase):
         return self.api("POST", f"/{model}/batch", json=body)
 
     def batch_partners(self):
-        return self.Partner.search([("email", "=like", "%@batch.example.com"),
-                                    ("id", "!=", self.target.id)])
+        return self.Partner.search(
+            [("email", "=like", "%@batch.example.com"), ("id", "!=", self.target.id)]
+        )
 
     def single_error(self, method, path, json=None):
         """The error object of the same operation sent as a single call."""
@@ -94,7 +97,10 @@ class TestBatch(ApiSyncDataCase):
             {"method": "update", "id": self.target.id, "data": {"nope": 1}},
             {"method": "delete", "id": 2_000_000_000},
             {"method": "update", "id": self.target.id, "data": {"phone": "+4"}},
-            {"method": "create", "data": {"name": "S2", "email": "s2@batch.example.com", "color": "red"}},
+            {
+                "method": "create",
+                "data": {"name": "S2", "email": "s2@batch.example.com", "color": "red"},
+            },
             {"method": "create", "data": {"name": "S3", "email": "s3@batch.example.com"}},
             {"method": "delete", "id": self.victim.id},
         ]
@@ -105,7 +111,9 @@ class TestBatch(ApiSyncDataCase):
         self.assertEqual(body["summary"], {"total": 7, "succeeded": 4, "failed": 3})
         results = body["results"]
         self.assertEqual([r["index"] for r in results], list(range(7)))
-        self.assertEqual([r["success"] for r in results], [True, False, False, True, False, True, True])
+        self.assertEqual(
+            [r["success"] for r in results], [True, False, False, True, False, True, True]
+        )
         created = self.batch_partners()
         self.assertEqual(sorted(created.mapped("name")), ["S1", "S3"])
         self.assertEqual(results[0]["id"], created.filtered(lambda p: p.name == "S1").id)
@@ -120,8 +128,10 @@ class TestBatch(ApiSyncDataCase):
         }.items():  # fmt: skip
             with self.subTest(index=index):
                 self.assertTrue(results[index]["error"]["trace_id"].startswith("req_"))
-                self.assertEqual(self.error_without_trace(results[index]["error"]),
-                                 self.single_error(method, path, payload))
+                self.assertEqual(
+                    self.error_without_trace(results[index]["error"]),
+                    self.single_error(method, path, payload),
+                )
 
     def test_continue_on_error_database_error_in_create_run(self):
         """A constraint failing inside a multi-create only fails its own operation."""
@@ -159,16 +169,19 @@ class TestBatch(ApiSyncDataCase):
                 operations = [{"method": "create", "data": {"name": f"Big {i}",
                                                             "email": f"big{i}@batch.example.com"}}
                               for i in range(size)]  # fmt: skip
-                error = self.assertApiError(self.batch(operations), 400, "VALIDATION_ERROR",
-                                            field="operations")
+                error = self.assertApiError(
+                    self.batch(operations), 400, "VALIDATION_ERROR", field="operations"
+                )
                 self.assertEqual(error["details"]["value"], size)
         self.assertFalse(self.batch_partners())
         error = self.assertApiError(self.batch([]), 400, "VALIDATION_ERROR", field="operations")
 
     def test_size_cap_configurable(self):
         self.env["ir.config_parameter"].set_param("api_sync.batch_max_operations", "3")
-        operations = [{"method": "create", "data": {"name": f"Cap {i}", "email": f"cap{i}@batch.example.com"}}
-                      for i in range(4)]  # fmt: skip
+        operations = [
+            {"method": "create", "data": {"name": f"Cap {i}", "email": f"cap{i}@batch.example.com"}}
+            for i in range(4)
+        ]
         self.assertApiError(self.batch(operations), 400, "VALIDATION_ERROR", field="operations")
         self.assertFalse(self.batch_partners())
         self.assertApiOk(self.batch(operations[:3]))
@@ -195,7 +208,9 @@ class TestBatch(ApiSyncDataCase):
         self.assertEqual(results[5]["id"], self.target.id)
         for i, record_id in enumerate(ids):
             partner = self.Partner.browse(record_id)
-            self.assertEqual((partner.name, partner.email), (f"Run {i}", f"run{i}@batch.example.com"))
+            self.assertEqual(
+                (partner.name, partner.email), (f"Run {i}", f"run{i}@batch.example.com")
+            )
         self.assertEqual(result["summary"], {"total": 9, "succeeded": 9, "failed": 0})
 
     # -- operation shapes ------------------------------------------------------------------------
@@ -234,5 +249,7 @@ class TestBatch(ApiSyncDataCase):
         """Without create rights on the model, a batch is refused before anything runs."""
         self.api_user.write({"group_ids": [(3, self.env.ref("product.group_product_manager").id)]})
         operations = [{"method": "create", "data": {"name": "No rights"}}]
-        self.assertApiError(self.batch(operations, model="product.product"), 403, "PERMISSION_DENIED")
+        self.assertApiError(
+            self.batch(operations, model="product.product"), 403, "PERMISSION_DENIED"
+        )
         self.assertFalse(self.Product.search([("name", "=", "No rights")]))

@@ -31,7 +31,8 @@ class TestIdempotency(ApiSyncDataCase):
         self.assertApiOk(self.post("/res.partner", body, "key-old"), 201)
         self.env.flush_all()
         self.env.cr.execute(
-            "UPDATE api_sync_idempotency_key SET create_date = now() at time zone 'UTC' - interval '25 hours'"
+            "UPDATE api_sync_idempotency_key"
+            " SET create_date = now() at time zone 'UTC' - interval '25 hours'"
             " WHERE key = 'key-old'"
         )
         self.env.invalidate_all()
@@ -43,7 +44,9 @@ class TestIdempotency(ApiSyncDataCase):
     def test_same_key_other_body(self):
         self.assertApiOk(self.post("/res.partner", {"data": {"name": "Idem A"}}, "key-2"), 201)
         error = self.assertApiError(
-            self.post("/res.partner", {"data": {"name": "Idem B"}}, "key-2"), 409, "DUPLICATE_RECORD"
+            self.post("/res.partner", {"data": {"name": "Idem B"}}, "key-2"),
+            409,
+            "DUPLICATE_RECORD",
         )
         self.assertEqual(error["details"]["idempotency_key"], "key-2")
         self.assertFalse(self.named("Idem B"))
@@ -57,8 +60,12 @@ class TestIdempotency(ApiSyncDataCase):
         self.assertEqual(len(self.named("Idem Twice")), 3)
 
     def test_batch_replayed(self):
-        body = {"operations": [{"method": "create", "data": {"name": "Idem Batch 1"}},
-                               {"method": "create", "data": {"name": "Idem Batch 2"}}]}
+        body = {
+            "operations": [
+                {"method": "create", "data": {"name": "Idem Batch 1"}},
+                {"method": "create", "data": {"name": "Idem Batch 2"}},
+            ]
+        }
         first = self.assertApiOk(self.post("/res.partner/batch", body, "key-batch"))
         second = self.post("/res.partner/batch", body, "key-batch")
         self.assertEqual(second.status_code, 200)
@@ -67,13 +74,18 @@ class TestIdempotency(ApiSyncDataCase):
         self.assertEqual(len(self.named("Idem Batch 1")), 1)
         self.assertEqual(len(self.named("Idem Batch 2")), 1)
         body["operations"].pop()
-        self.assertApiError(self.post("/res.partner/batch", body, "key-batch"), 409, "DUPLICATE_RECORD")
+        self.assertApiError(
+            self.post("/res.partner/batch", body, "key-batch"), 409, "DUPLICATE_RECORD"
+        )
 
     def test_failed_call_is_not_stored(self):
         """An error answer is not kept: the client may fix its body and retry with the key."""
-        self.assertApiError(self.post("/res.partner", {"data": {"nope": 1}}, "key-4"), 400,
-                            "VALIDATION_ERROR")
-        result = self.assertApiOk(self.post("/res.partner", {"data": {"name": "Idem Fixed"}}, "key-4"), 201)
+        self.assertApiError(
+            self.post("/res.partner", {"data": {"nope": 1}}, "key-4"), 400, "VALIDATION_ERROR"
+        )
+        result = self.assertApiOk(
+            self.post("/res.partner", {"data": {"name": "Idem Fixed"}}, "key-4"), 201
+        )
         self.assertEqual(self.named("Idem Fixed").id, result["id"])
 
     def test_keys_are_per_caller(self):
@@ -87,8 +99,12 @@ class TestIdempotency(ApiSyncDataCase):
     def test_only_post_is_idempotent(self):
         partner = self.Partner.create({"name": "Idem Put"})
         for phone in ("+1", "+2"):
-            response = self.api("PUT", f"/res.partner/{partner.id}", json={"data": {"phone": phone}},
-                                headers={"Idempotency-Key": "key-6"})
+            response = self.api(
+                "PUT",
+                f"/res.partner/{partner.id}",
+                json={"data": {"phone": phone}},
+                headers={"Idempotency-Key": "key-6"},
+            )
             self.assertApiOk(response)
             self.assertNotIn("Idempotent-Replayed", response.headers)
         self.assertEqual(partner.phone, "+2")

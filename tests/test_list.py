@@ -21,7 +21,9 @@ class TestList(ApiSyncDataCase):
 
     def follow(self, link):
         self.assertTrue(link.startswith(API + "/res.partner?"), link)
-        return self.assertApiOk(self.url_open(link, headers={"Authorization": f"Bearer {self.api_key}"}))
+        return self.assertApiOk(
+            self.url_open(link, headers={"Authorization": f"Bearer {self.api_key}"})
+        )
 
     def test_spec_pagination_shape(self):
         """No parameter: 50 per page, ``next`` is exactly ``/api/sync/v1/res.partner?page=2``."""
@@ -49,8 +51,16 @@ class TestList(ApiSyncDataCase):
         self.assertIsNone(first["pagination"]["previous"])
         # the next link keeps the other parameters
         query = parse_qs(urlsplit(first["pagination"]["next"]).query)
-        self.assertEqual(query, {"domain": [self.domain], "per_page": ["3"], "order": ["name"],
-                                 "fields": ["name"], "page": ["2"]})
+        self.assertEqual(
+            query,
+            {
+                "domain": [self.domain],
+                "per_page": ["3"],
+                "order": ["name"],
+                "fields": ["name"],
+                "page": ["2"],
+            },
+        )
         second = self.follow(first["pagination"]["next"])
         self.assertEqual([r["name"] for r in second["data"]], ["Paged 03", "Paged 04", "Paged 05"])
         self.assertEqual(second["pagination"]["page"], 2)
@@ -62,8 +72,11 @@ class TestList(ApiSyncDataCase):
         self.assertEqual(set(third["data"][0]), {"id", "name"})
 
     def test_page_past_the_end(self):
-        result = self.assertApiOk(self.api("GET", "/res.partner",
-                                           params={"domain": self.domain, "per_page": 3, "page": 9}))
+        result = self.assertApiOk(
+            self.api(
+                "GET", "/res.partner", params={"domain": self.domain, "per_page": 3, "page": 9}
+            )
+        )
         self.assertEqual(result["data"], [])
         self.assertEqual(result["pagination"]["total"], 7)
         self.assertIsNone(result["pagination"]["next"])
@@ -79,9 +92,18 @@ class TestList(ApiSyncDataCase):
         self.assertIsNone(result["pagination"]["previous"])
 
     def test_bad_parameters(self):
-        for params, field in (({"page": 0}, "page"), ({"page": "x"}, "page"),
-                              ({"per_page": 0}, "per_page"), ({"per_page": 10**9}, "per_page"),
-                              ({"domain": "not json"}, "domain"), ({"order": "name;drop"}, "order")):
+        for params, field in (
+            ({"page": 0}, "page"),
+            ({"page": "x"}, "page"),
+            ({"per_page": 0}, "per_page"),
+            ({"per_page": 10**9}, "per_page"),
+            ({"domain": "not json"}, "domain"),
+            ({"order": "name;drop"}, "order"),
+        ):
             with self.subTest(params=params):
-                self.assertApiError(self.api("GET", "/res.partner", params=params), 400,
-                                    "VALIDATION_ERROR", field=field)
+                self.assertApiError(
+                    self.api("GET", "/res.partner", params=params),
+                    400,
+                    "VALIDATION_ERROR",
+                    field=field,
+                )

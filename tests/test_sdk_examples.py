@@ -25,28 +25,25 @@ from .data_common import ApiSyncDataCase
 
 
 # -- sync-api-reference.md, "SDK Examples / Python", verbatim ----------------------------------
+# pylint: disable=external-request-timeout
 class OdooAPIClient:
     def __init__(self, base_url, token):
         self.base_url = base_url
-        self.headers = {
-            'Authorization': f'Bearer {token}',
-            'Content-Type': 'application/json'
-        }
-    
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
     def create_record(self, model, data):
         url = f"{self.base_url}/api/sync/v1/{model}"
-        response = requests.post(url, json={'data': data}, headers=self.headers)
+        response = requests.post(url, json={"data": data}, headers=self.headers)
         return response.json()
-    
+
     def search_records(self, model, domain=None, fields=None):
         url = f"{self.base_url}/api/sync/v1/{model}/search"
-        params = {
-            'domain': domain or [],
-            'fields': ','.join(fields) if fields else None
-        }
+        params = {"domain": domain or [], "fields": ",".join(fields) if fields else None}
         response = requests.get(url, params=params, headers=self.headers)
         return response.json()
-# -----------------------------------------------------------------------------------------------  # noqa: E303
+
+
+# -----------------------------------------------------------------------------------------------
 
 
 # sync-api-reference.md, "SDK Examples / JavaScript", verbatim, then a driver printing JSON.
@@ -74,7 +71,7 @@ class OdooAPI {
       domain: JSON.stringify(domain),
       fields: fields.join(',')
     });
-    
+
     const response = await fetch(
       `${this.baseUrl}/api/sync/v1/${model}/search?${params}`,
       {
@@ -102,7 +99,7 @@ console.log(JSON.stringify({ result, found, everything }));
 
 
 def _lift_memory_limit():
-    """Odoo caps its address space (``limit_memory_hard``); Node reserves far more for WebAssembly."""
+    """Odoo caps its address space (``limit_memory_hard``); Node reserves more for WebAssembly."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
 
@@ -113,9 +110,11 @@ class TestSdkExamples(ApiSyncDataCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.Partner.create([
-            {"name": "SDK Company", "email": "co@sdk.example.com", "is_company": True, "customer_rank": 1},
+            {"name": "SDK Company", "email": "co@sdk.example.com", "is_company": True,
+             "customer_rank": 1},
             {"name": "SDK Person", "email": "person@sdk.example.com", "is_company": False},
-            {"name": "SDK Vendor", "email": "vendor@sdk.example.com", "is_company": True, "supplier_rank": 2},
+            {"name": "SDK Vendor", "email": "vendor@sdk.example.com", "is_company": True,
+             "supplier_rank": 2},
         ])  # fmt: skip
 
     @contextmanager
@@ -194,8 +193,11 @@ class TestSdkExamples(ApiSyncDataCase):
                 self.assertIs(result["success"], True, result)
                 self.assertEqual({r["email"] for r in result["records"]}, expected)
                 # the same answer as the JSON form (curl, JavaScript)
-                response = self.api("GET", "/res.partner/search",
-                                    params={"domain": json.dumps(domain), "fields": "email"})
+                response = self.api(
+                    "GET",
+                    "/res.partner/search",
+                    params={"domain": json.dumps(domain), "fields": "email"},
+                )
                 self.assertEqual(response.json()["records"], result["records"])
 
     def test_python_sdk_search_bad_domain(self):
@@ -223,29 +225,37 @@ class TestSdkExamples(ApiSyncDataCase):
             headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
         )  # fmt: skip
         created = self.assertApiOk(response, 201)
-        # searchRecords(model, domain, fields): URLSearchParams({domain: JSON.stringify, fields: join})
+        # searchRecords(model, domain, fields): URLSearchParams of JSON.stringify(domain), join(',')
         query = urlencode({
             "domain": json.dumps([["email", "=", "js@example.com"]], separators=(",", ":")),
             "fields": ",".join(["name", "email"]),
         })  # fmt: skip
-        response = self.url_open(f"{API}/res.partner/search?{query}",
-                                 headers={"Authorization": f"Bearer {self.api_key}"})
+        response = self.url_open(
+            f"{API}/res.partner/search?{query}", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
         found = self.assertApiOk(response)
-        self.assertEqual(found["records"],
-                         [{"id": created["id"], "name": "JS Customer", "email": "js@example.com"}])
+        self.assertEqual(
+            found["records"],
+            [{"id": created["id"], "name": "JS Customer", "email": "js@example.com"}],
+        )
         # searchRecords(model) with its defaults: domain=[] and an empty fields=
         query = urlencode({"domain": json.dumps([]), "fields": ",".join([])})
         self.assertEqual(query, "domain=%5B%5D&fields=")
-        response = self.url_open(f"{API}/res.partner/search?{query}",
-                                 headers={"Authorization": f"Bearer {self.api_key}"})
+        response = self.url_open(
+            f"{API}/res.partner/search?{query}", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
         everything = self.assertApiOk(response)
-        self.assertEqual(everything["count"], self.Partner.with_user(self.api_user).search_count([]))
+        self.assertEqual(
+            everything["count"], self.Partner.with_user(self.api_user).search_count([])
+        )
         self.assertIn("name", everything["records"][0])
 
     def test_javascript_sdk_with_node(self):
         node = shutil.which("node")
         if not node:
-            self.skipTest("node is not installed: the JavaScript SDK's requests are replayed instead")
+            self.skipTest(
+                "node is not installed: the JavaScript SDK's requests are replayed instead"
+            )
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp, "sdk.mjs")
             script.write_text(JS_SDK)
@@ -262,8 +272,12 @@ class TestSdkExamples(ApiSyncDataCase):
         partner = self.Partner.browse(result["id"])
         self.assertEqual((partner.name, partner.email), ("New Customer", "customer@example.com"))
         self.assertEqual(output["found"]["count"], 1)
-        self.assertEqual(output["found"]["records"],
-                         [{"id": partner.id, "name": "New Customer", "email": "customer@example.com"}])
+        self.assertEqual(
+            output["found"]["records"],
+            [{"id": partner.id, "name": "New Customer", "email": "customer@example.com"}],
+        )
         everything = output["everything"]
         self.assertIs(everything["success"], True, everything)
-        self.assertEqual(everything["count"], self.Partner.with_user(self.api_user).search_count([]))
+        self.assertEqual(
+            everything["count"], self.Partner.with_user(self.api_user).search_count([])
+        )

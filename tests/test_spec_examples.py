@@ -29,25 +29,36 @@ class TestSpecExamples(ApiSyncDataCase):
         self.assertEqual(set(result), {"success", "id", "data", "request_id"})
         partner = self.Partner.browse(result["id"])
         self.assertTrue(partner.exists())
-        self.assertEqual((partner.name, partner.email, partner.phone),
-                         ("John Doe", "john@example.com", "+1234567890"))
+        self.assertEqual(
+            (partner.name, partner.email, partner.phone),
+            ("John Doe", "john@example.com", "+1234567890"),
+        )
         self.assertEqual(set(result["data"]), {"id", "name", "create_date"})
         self.assertEqual(result["data"]["id"], partner.id)
         self.assertEqual(result["data"]["name"], "John Doe")
         self.assertRegex(result["data"]["create_date"], ISO_Z)
-        self.assertEqual(result["data"]["create_date"],
-                         partner.create_date.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.assertEqual(
+            result["data"]["create_date"], partner.create_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
         self.assertEqual(partner.create_uid, self.api_user)
 
     def test_create_record_with_the_placeholder_custom_field(self):
         """The example's ``custom_field`` is a placeholder: a field the model lacks is refused."""
         body = {
-            "data": {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890",
-                     "custom_field": "value"},
+            "data": {
+                "name": "John Doe",
+                "email": "john@example.com",
+                "phone": "+1234567890",
+                "custom_field": "value",
+            },
             "options": {"skip_validation": False, "return_fields": ["id", "name", "create_date"]},
         }
-        error = self.assertApiError(self.api("POST", "/res.partner", json=body), 400,
-                                    "VALIDATION_ERROR", field="custom_field")
+        error = self.assertApiError(
+            self.api("POST", "/res.partner", json=body),
+            400,
+            "VALIDATION_ERROR",
+            field="custom_field",
+        )
         self.assertIn("custom_field", error["message"])
         self.assertFalse(self.Partner.search([("email", "=", "john@example.com")]))
 
@@ -66,8 +77,10 @@ class TestSpecExamples(ApiSyncDataCase):
         partner = self.Partner.browse(result["id"])
         self.assertEqual(partner.name, "John Doe")
         # Odoo's own constraints still apply: a contact needs a name
-        body = {"data": {"name": False, "email": "nameless@example.com"},
-                "options": {"skip_validation": True}}
+        body = {
+            "data": {"name": False, "email": "nameless@example.com"},
+            "options": {"skip_validation": True},
+        }
         with mute_logger("odoo.sql_db"):
             response = self.api("POST", "/res.partner", json=body, token=token)
         self.assertApiError(response, 400, "VALIDATION_ERROR")
@@ -81,14 +94,19 @@ class TestSpecExamples(ApiSyncDataCase):
         }
         response = self.api("PUT", f"/res.partner/{self.customer.id}", json=body)
         result = self.assertApiOk(response)
-        self.assertEqual(set(result), {"success", "id", "updated_fields", "write_date", "request_id"})
+        self.assertEqual(
+            set(result), {"success", "id", "updated_fields", "write_date", "request_id"}
+        )
         self.assertEqual(result["id"], self.customer.id)
         self.assertEqual(result["updated_fields"], ["email", "phone"])
         self.assertRegex(result["write_date"], ISO_Z)
         self.customer.invalidate_recordset()
-        self.assertEqual((self.customer.email, self.customer.phone),
-                         ("newemail@example.com", "+9876543210"))
-        self.assertEqual(result["write_date"], self.customer.write_date.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.assertEqual(
+            (self.customer.email, self.customer.phone), ("newemail@example.com", "+9876543210")
+        )
+        self.assertEqual(
+            result["write_date"], self.customer.write_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
 
     def test_update_record_with_patch(self):
         body = {"data": {"phone": "+111"}}
@@ -101,11 +119,13 @@ class TestSpecExamples(ApiSyncDataCase):
     def test_update_return_fields(self):
         body = {"data": {"phone": "+222"}, "options": {"return_fields": ["phone", "email"]}}
         result = self.assertApiOk(self.api("PUT", f"/res.partner/{self.customer.id}", json=body))
-        self.assertEqual(result["data"], {"id": self.customer.id, "phone": "+222",
-                                          "email": "old@example.com"})
+        self.assertEqual(
+            result["data"], {"id": self.customer.id, "phone": "+222", "email": "old@example.com"}
+        )
 
     def test_update_trigger_workflow(self):
         """``trigger_workflow: false`` writes quietly (no chatter tracking), true tracks."""
+
         def tracked(partner):
             return self.env["mail.message"].search_count([
                 ("model", "=", "res.partner"), ("res_id", "=", partner.id),
@@ -126,13 +146,17 @@ class TestSpecExamples(ApiSyncDataCase):
         pricelist = self.env["product.pricelist"].create({"name": "PL"})
         body = {"data": {"sequence": 3}, "options": {"partial_update": False}}
         error = self.assertApiError(
-            self.api("PUT", f"/product.pricelist/{pricelist.id}", json=body), 400, "VALIDATION_ERROR"
+            self.api("PUT", f"/product.pricelist/{pricelist.id}", json=body),
+            400,
+            "VALIDATION_ERROR",
         )
         self.assertEqual(error["details"]["field"], "name")
         self.assertEqual(error["details"]["constraint"], "required")
         self.assertIn("currency_id", error["message"])  # required, even with a default
-        body = {"data": {"name": "PL 2", "currency_id": pricelist.currency_id.id, "sequence": 3},
-                "options": {"partial_update": False}}
+        body = {
+            "data": {"name": "PL 2", "currency_id": pricelist.currency_id.id, "sequence": 3},
+            "options": {"partial_update": False},
+        }
         self.assertApiOk(self.api("PUT", f"/product.pricelist/{pricelist.id}", json=body))
         self.assertEqual(pricelist.name, "PL 2")
 
@@ -164,8 +188,12 @@ class TestSpecExamples(ApiSyncDataCase):
         })  # fmt: skip
         children = parent.child_ids
         body = {"options": {"cascade": False, "archive_instead": False}}
-        error = self.assertApiError(self.api("DELETE", f"/res.partner/{parent.id}", json=body),
-                                    400, "VALIDATION_ERROR", field="child_ids")
+        error = self.assertApiError(
+            self.api("DELETE", f"/res.partner/{parent.id}", json=body),
+            400,
+            "VALIDATION_ERROR",
+            field="child_ids",
+        )
         self.assertEqual(error["details"]["constraint"], "cascade")
         self.assertTrue(parent.exists())
         self.assertEqual(len(children.exists()), 2)
@@ -196,7 +224,8 @@ class TestSpecExamples(ApiSyncDataCase):
             record["name"]: record
             for record in self.assertApiOk(self.api(
                 "GET", "/res.partner/search",
-                params={"domain": '[["customer_rank",">",0]]', "fields": "name,email", "limit": 1000},
+                params={"domain": '[["customer_rank",">",0]]', "fields": "name,email",
+                        "limit": 1000},
             ))["records"]
         }  # fmt: skip
         self.assertEqual(by_name["Azure Interior"]["email"], "azure@example.com")
@@ -206,12 +235,15 @@ class TestSpecExamples(ApiSyncDataCase):
     def test_batch_operations(self):
         body = {
             "operations": [
-                {"method": "create", "data": {"name": "Customer 1", "email": "customer1@example.com"}},
+                {
+                    "method": "create",
+                    "data": {"name": "Customer 1", "email": "customer1@example.com"},
+                },
                 {"method": "update", "id": self.customer.id, "data": {"phone": "+1234567890"}},
             ],
             "options": {"transaction": True, "continue_on_error": False},
         }
-        result = self.assertApiOk(self.api("POST", f"/res.partner/batch", json=body))
+        result = self.assertApiOk(self.api("POST", "/res.partner/batch", json=body))
         self.assertTrue({"success", "results", "request_id"} <= set(result))
         created = self.Partner.search([("email", "=", "customer1@example.com")])
         self.assertEqual(len(created), 1)
@@ -237,10 +269,14 @@ class TestSpecExamples(ApiSyncDataCase):
         self.assertEqual(result["data"], {"id": partner.id, "display_name": "Test Customer"})
 
     def test_curl_search_products(self):
-        warehouse = self.env["stock.warehouse"].search([("company_id", "=", self.company.id)], limit=1)
+        warehouse = self.env["stock.warehouse"].search(
+            [("company_id", "=", self.company.id)], limit=1
+        )
         in_stock, out_of_stock = self.Product.create([
-            {"name": "API Widget", "default_code": "API-W", "list_price": 12.5, "is_storable": True},
-            {"name": "API Gadget", "default_code": "API-G", "list_price": 3.0, "is_storable": True},
+            {"name": "API Widget", "default_code": "API-W", "list_price": 12.5,
+             "is_storable": True},
+            {"name": "API Gadget", "default_code": "API-G", "list_price": 3.0,
+             "is_storable": True},
         ])  # fmt: skip
         self.env["stock.quant"]._update_available_quantity(in_stock, warehouse.lot_stock_id, 5)
         # curl -G --data-urlencode 'domain=...' --data-urlencode 'fields=...'

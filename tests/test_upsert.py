@@ -27,21 +27,31 @@ class TestUpsert(ApiSyncDataCase):
         product = self.products("SKU-1")
         self.assertEqual(len(product), 1)
         self.assertEqual((product.name, product.list_price), ("Widget", 9.5))
-        self.assertEqual(result["results"], [{"index": 0, "success": True, "id": product.id, "created": True}])
+        self.assertEqual(
+            result["results"], [{"index": 0, "success": True, "id": product.id, "created": True}]
+        )
 
     def test_match_updates_the_single_match(self):
-        product = self.Product.create({"name": "Old name", "default_code": "SKU-1", "list_price": 1.0})
+        product = self.Product.create(
+            {"name": "Old name", "default_code": "SKU-1", "list_price": 1.0}
+        )
         result = self.assertApiOk(self.upsert(
             {"method": "upsert", "match": {"default_code": "SKU-1"},
              "data": {"name": "New name", "list_price": 2.0}},
         ))  # fmt: skip
-        self.assertEqual(result["results"], [{"index": 0, "success": True, "id": product.id, "created": False}])
+        self.assertEqual(
+            result["results"], [{"index": 0, "success": True, "id": product.id, "created": False}]
+        )
         self.assertEqual((product.name, product.list_price), ("New name", 2.0))
         self.assertEqual(len(self.products("SKU-1")), 1)
 
     def test_match_several_is_a_conflict(self):
-        self.Product.create([{"name": "Twin A", "default_code": "SKU-1"},
-                             {"name": "Twin B", "default_code": "SKU-1"}])
+        self.Product.create(
+            [
+                {"name": "Twin A", "default_code": "SKU-1"},
+                {"name": "Twin B", "default_code": "SKU-1"},
+            ]
+        )
         error = self.assertApiError(self.upsert(
             {"method": "upsert", "match": {"default_code": "SKU-1"}, "data": {"name": "Which?"}},
         ), 409, "DUPLICATE_RECORD")  # fmt: skip
@@ -60,8 +70,12 @@ class TestUpsert(ApiSyncDataCase):
         self.assertEqual(self.products("SKU-2").name, "Fresh")
 
     def test_match_several_fields(self):
-        self.Product.create([{"name": "Red", "default_code": "SKU-9", "barcode": "111"},
-                             {"name": "Blue", "default_code": "SKU-9", "barcode": "222"}])
+        self.Product.create(
+            [
+                {"name": "Red", "default_code": "SKU-9", "barcode": "111"},
+                {"name": "Blue", "default_code": "SKU-9", "barcode": "222"},
+            ]
+        )
         self.assertApiOk(self.upsert(
             {"method": "upsert", "match": {"default_code": "SKU-9", "barcode": "222"},
              "data": {"list_price": 7.0}},
@@ -70,7 +84,11 @@ class TestUpsert(ApiSyncDataCase):
         self.assertNotEqual(self.Product.search([("barcode", "=", "111")]).list_price, 7.0)
 
     def test_upsert_twice_is_idempotent(self):
-        operation = {"method": "upsert", "match": {"default_code": "SKU-3"}, "data": {"name": "Once"}}
+        operation = {
+            "method": "upsert",
+            "match": {"default_code": "SKU-3"},
+            "data": {"name": "Once"},
+        }
         first = self.assertApiOk(self.upsert(operation))["results"][0]
         second = self.assertApiOk(self.upsert(operation))["results"][0]
         self.assertTrue(first["created"])
@@ -79,7 +97,11 @@ class TestUpsert(ApiSyncDataCase):
         self.assertEqual(len(self.products("SKU-3")), 1)
 
     def test_bad_match(self):
-        for match, field in (({"nope": "x"}, "match.nope"), ({"qty_available": 1}, "match.qty_available")):
+        for match, field in (
+            ({"nope": "x"}, "match.nope"),
+            ({"qty_available": 1}, "match.qty_available"),
+            ({"create_date": "garbage"}, "match"),
+        ):
             with self.subTest(match=match):
                 self.assertApiError(self.upsert(
                     {"method": "upsert", "match": match, "data": {"name": "Bad"}},
@@ -88,8 +110,11 @@ class TestUpsert(ApiSyncDataCase):
 
     # -- external ids ----------------------------------------------------------------------------
     def test_external_id(self):
-        operation = {"method": "upsert", "external_id": "shop.sku_100",
-                     "data": {"name": "External", "default_code": "EXT-100"}}
+        operation = {
+            "method": "upsert",
+            "external_id": "shop.sku_100",
+            "data": {"name": "External", "default_code": "EXT-100"},
+        }
         first = self.assertApiOk(self.upsert(operation))["results"][0]
         self.assertTrue(first["created"])
         product = self.env.ref("shop.sku_100")

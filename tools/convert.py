@@ -12,6 +12,7 @@ import datetime
 from .errors import field_error
 
 DATETIME_OUT = "%Y-%m-%dT%H:%M:%SZ"
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1  # integer fields are PostgreSQL int4 columns
 
 
 def value_out(ftype, value):
@@ -70,7 +71,7 @@ def record_id(name, value):
     """An id given as ``42`` or ``{"id": 42}``."""
     if isinstance(value, dict):
         value = value.get("id")
-    if not _is_int(value) or value <= 0:
+    if not _is_int(value) or not 0 < value <= INT4_MAX:
         raise field_error(name, f"{name}: expected a record id", value, "type")
     return value
 
@@ -84,12 +85,16 @@ def scalar_in(name, ftype, value, selection=None):
             return value
     elif ftype == "integer":
         if _is_int(value):
+            if not INT4_MIN <= value <= INT4_MAX:
+                raise field_error(name, f"{name}: {value} is out of range", value, "range")
             return value
     elif ftype in ("float", "monetary"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
     elif ftype in ("char", "text", "html"):
         if isinstance(value, str):
+            if "\x00" in value:  # PostgreSQL text cannot hold it
+                raise field_error(name, f"{name}: NUL characters are not allowed", None, "format")
             return value
     elif ftype == "selection":
         if selection is not None and value not in selection:

@@ -126,4 +126,10 @@ def from_exception(exc):
             message = "The data violates a database constraint"
         details.setdefault("constraint", kind)
         return ValidationFailed(message, details)
+    if isinstance(exc, psycopg2.DataError):  # SQLSTATE class 22: a value the column cannot hold
+        details = {"field": exc.diag.column_name} if exc.diag.column_name else {}
+        return ValidationFailed(
+            f"Invalid value for the database: {exc.diag.message_primary or 'data error'}",
+            {**details, "constraint": "data"},
+        )
     return None

@@ -35,7 +35,7 @@ _TEXT_TYPES = frozenset({"char", "text", "html", "selection"})
 
 
 def domain_from_tokens(model_name, tokens, fields_of):
-    """The domain sent as a repeated ``domain`` parameter, the way Python's ``requests`` sends a list.
+    """The domain of a repeated ``domain`` parameter: how Python's ``requests`` sends a list.
 
     ``requests.get(url, params={"domain": [["name", "=", "x"]]})`` flattens the list one level
     into ``domain=name&domain=%3D&domain=x``, each item as ``str()``: the tokens are read back as
@@ -63,8 +63,10 @@ def _token_value(model_name, path, operator, raw, fields_of):
     for part in path.split("."):
         field = fields_of(model_name).get(part) if model_name else None
         model_name = field.comodel_name if field is not None and field.relational else None
-    text = field is not None and field.type in _TEXT_TYPES and operator.lower() not in ("any", "not any")
-    if text and raw not in ("None", "False") and not raw.startswith("["):
+    text = field is not None and field.type in _TEXT_TYPES
+    if text and operator.lower() not in ("any", "not any") and raw not in ("None", "False") and (
+        not raw.startswith("[")
+    ):
         return raw
     try:
         return _as_lists(ast.literal_eval(raw))
@@ -118,6 +120,8 @@ def _check_path(model_name, path, fields_of, where):
         field = fields_of(comodel).get(part)
         if field is None or is_secret_field(part):
             raise field_error(path, f"{where}: unknown field {path!r} on {comodel}", path, "field")
+        if not (field.store or field.search):
+            raise field_error(path, f"{where}: field {part!r} is not searchable", path, "searchable")
         comodel = field.comodel_name if field.relational else None
         if comodel is None and position < len(parts) - 1:
             raise field_error(path, f"{where}: {part!r} is not a relational field", path, "field")

@@ -42,7 +42,7 @@ class BatchOperation(Schema):
     method = fields.String(
         required=True, validate=validate.OneOf(["create", "update", "delete", "upsert"])
     )
-    id = fields.Integer(strict=True)
+    id = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1))
     data = fields.Dict(load_default=dict)
     match = fields.Dict()
     external_id = fields.String()
