@@ -15,6 +15,7 @@
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "views/api_sync_menus.xml",
+        "wizards/api_sync_client_secret_views.xml",
         "views/api_sync_client_views.xml",
         "views/api_sync_session_views.xml",
         "views/api_sync_request_log_views.xml",
@@ -23,6 +24,5 @@
         "views/api_sync_event_views.xml",
         "views/res_config_settings_views.xml",
     ],
-    "installable": True,
     "application": True,
 }

@@ -20,9 +20,9 @@ from odoo.http import request
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 from ..tools.errors import (
+    RATE_LIMIT_EXCEEDED,
     AuthenticationError,
     InternalError,
-    RATE_LIMIT_EXCEEDED,
     ValidationFailed,
     from_exception,
 )
@@ -63,7 +63,9 @@ class ApiCall:
 
     def _parse_body(self):
         httprequest = request.httprequest
-        max_mb = int(request.env["ir.config_parameter"].sudo().get_param("api_sync.max_body_mb", 10))
+        max_mb = int(
+            request.env["ir.config_parameter"].sudo().get_param("api_sync.max_body_mb", 10)
+        )
         limit = max_mb * 1024 * 1024
         if (httprequest.content_length or 0) > limit:
             raise ValidationFailed(
@@ -144,9 +146,9 @@ class ApiCall:
         if self.identity and not rate_limited:
             # counted at the end (after any rollback), so concurrent calls never queue on it
             self.headers.update(
-                request.env["api.sync.rate.counter"].sudo()._hit(
-                    self.identity.rate_key, self.identity.limits
-                )
+                request.env["api.sync.rate.counter"]
+                .sudo()
+                ._hit(self.identity.rate_key, self.identity.limits)
             )
         self._log(status, payload)
         return request.make_json_response(payload, headers=self.headers, status=status)
@@ -167,8 +169,10 @@ class ApiCall:
         return error.status, payload
 
     def _log(self, status, payload):
-        client = request.env["api.sync.client"].sudo().browse(
-            self.identity.client_id if self.identity else 0
+        client = (
+            request.env["api.sync.client"]
+            .sudo()
+            .browse(self.identity.client_id if self.identity else 0)
         )
         values = {
             "request_id": self.request_id,
@@ -226,4 +230,3 @@ def parse_id(raw):
     if not str(raw).isdigit() or not 0 < int(raw) < 2**31:  # ids are PostgreSQL int4
         raise ValidationFailed(f"Invalid record id {raw!r}", {"field": "id", "value": raw})
     return int(raw)
-

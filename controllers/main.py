@@ -27,7 +27,9 @@ class SyncApiController(http.Controller):
         Auth = request.env["api.sync.auth"].sudo()
         agent = request.httprequest.user_agent.string
         if body.get("client_id"):
-            data = Auth._login_client(body["client_id"], body["client_secret"], call.remote_addr, agent)
+            data = Auth._login_client(
+                body["client_id"], body["client_secret"], call.remote_addr, agent
+            )
         else:
             data = Auth._login_password(body["username"], body["password"], call.remote_addr, agent)
         return 200, {"data": data}
@@ -63,40 +65,44 @@ class SyncApiController(http.Controller):
 
     # -- data ----------------------------------------------------------------------------------
     @api_route("/<string:model>", ["POST"], idempotent=True)
-    def create(self, call, model):
+    def create_record(self, call, model):
         body = schemas.load(schemas.CreateBody, call.body)
-        result = request.env["api.sync.data"]._create(call.identity, model, body["data"], body["options"])
+        result = request.env["api.sync.data"]._create(
+            call.identity, model, body["data"], body["options"]
+        )
         return 201, result
 
     @api_route("/<string:model>", ["GET"])
-    def list(self, call, model):
+    def list_records(self, call, model):
         return 200, request.env["api.sync.data"]._list(
             call.identity, model, _query_params(call), request.httprequest.path
         )
 
     @api_route("/<string:model>/search", ["GET"])
-    def search(self, call, model):
+    def search_records(self, call, model):
         return 200, request.env["api.sync.data"]._search(call.identity, model, _query_params(call))
 
     @api_route("/<string:model>/batch", ["POST"], idempotent=True)
-    def batch(self, call, model):
-        return 200, request.env["api.sync.batch"]._run(call.identity, model, call.body, call.request_id)
+    def run_batch(self, call, model):
+        return 200, request.env["api.sync.batch"]._run(
+            call.identity, model, call.body, call.request_id
+        )
 
     @api_route("/<string:model>/<string:record_id>", ["GET"])
-    def read(self, call, model, record_id):
+    def read_record(self, call, model, record_id):
         names = [name.strip() for name in call.params.get("fields", "").split(",") if name.strip()]
         data = request.env["api.sync.data"]._read(call.identity, model, parse_id(record_id), names)
         return 200, {"data": data}
 
     @api_route("/<string:model>/<string:record_id>", ["PUT", "PATCH"])
-    def update(self, call, model, record_id):
+    def update_record(self, call, model, record_id):
         body = schemas.load(schemas.UpdateBody, call.body)
         return 200, request.env["api.sync.data"]._update(
             call.identity, model, parse_id(record_id), body["data"], body["options"]
         )
 
     @api_route("/<string:model>/<string:record_id>", ["DELETE"])
-    def delete(self, call, model, record_id):
+    def delete_record(self, call, model, record_id):
         body = schemas.load(schemas.DeleteBody, call.body or {})
         return 200, request.env["api.sync.data"]._delete(
             call.identity, model, parse_id(record_id), body["options"]

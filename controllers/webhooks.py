@@ -107,11 +107,15 @@ class SyncWebhookController(http.Controller):
     @api_route("/webhooks/deliveries/<string:delivery_id>/redeliver", ["POST"])
     def redeliver(self, call, delivery_id):
         Webhook = request.env["api.sync.webhook"].sudo()
-        delivery = request.env["api.sync.delivery"].sudo().search(
-            [
-                ("id", "=", parse_id(delivery_id)),
-                ("webhook_id", "in", Webhook.search(Webhook._owned_by(call.identity)).ids),
-            ]
+        delivery = (
+            request.env["api.sync.delivery"]
+            .sudo()
+            .search(
+                [
+                    ("id", "=", parse_id(delivery_id)),
+                    ("webhook_id", "in", Webhook.search(Webhook._owned_by(call.identity)).ids),
+                ]
+            )
         )
         if not delivery:
             raise NotFound(f"Delivery {delivery_id} not found", {"delivery_id": delivery_id})

@@ -1,6 +1,5 @@
 from . import api_sync_client
 from . import api_sync_client_rule
-from . import api_sync_client_secret
 from . import api_sync_session
 from . import api_sync_refresh_token
 from . import api_sync_rate_counter

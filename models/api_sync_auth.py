@@ -1,6 +1,6 @@
 import time
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessDenied
 from odoo.tools import SQL
 
@@ -62,11 +62,12 @@ class ApiSyncAuth(models.AbstractModel):
             )
         except AccessDenied:
             raise self._login_failure(
-                _("Invalid username or password"), [f"login:user:{login.lower()}", f"login:ip:{remote_addr}"]
+                self.env._("Invalid username or password"),
+                [f"login:user:{login.lower()}", f"login:ip:{remote_addr}"],
             ) from None
         user = self.env["res.users"].browse(auth_info["uid"])
         if not user.has_group(USER_GROUP):
-            raise PermissionDenied(_("This user is not allowed to use the sync API."))
+            raise PermissionDenied(self.env._("This user is not allowed to use the sync API."))
         lifetime_days = self._param("refresh_lifetime_days", 30)
         session = self._open_session(user, None, "password", lifetime_days, remote_addr, user_agent)
         return self._token_payload(session, self._param("token_lifetime", 3600))
@@ -76,11 +77,13 @@ class ApiSyncAuth(models.AbstractModel):
         """Log in with client credentials; returns the token payload."""
         keys = [f"login:client:{identifier}", f"login:ip:{remote_addr}"]
         self._check_login_throttle(keys)
-        client = self.env["api.sync.client"].sudo().search([("identifier", "=", identifier)], limit=1)
+        client = (
+            self.env["api.sync.client"].sudo().search([("identifier", "=", identifier)], limit=1)
+        )
         if not (client and client.secret_hash and tokens.same_secret(secret, client.secret_hash)):
-            raise self._login_failure(_("Invalid client credentials"), keys)
+            raise self._login_failure(self.env._("Invalid client credentials"), keys)
         if not client.user_id.active:
-            raise AuthenticationError(_("The client's user is archived"))
+            raise AuthenticationError(self.env._("The client's user is archived"))
         session = self._open_session(
             client.user_id, client, "client", client.refresh_lifetime_days, remote_addr, user_agent
         )
@@ -92,20 +95,22 @@ class ApiSyncAuth(models.AbstractModel):
         Token = self.env["api.sync.refresh.token"].sudo()
         token = Token.search([("token_hash", "=", tokens.hash_secret(refresh_token))], limit=1)
         if not token:
-            raise AuthenticationError(_("Invalid refresh token"))
+            raise AuthenticationError(self.env._("Invalid refresh token"))
         session = token.session_id
         if token.spent_at:
 
             def revoke_family(env):
                 env["api.sync.session"].browse(session.id)._revoke("refresh token reused")
 
-            error = AuthenticationError(_("Refresh token already used: the session is revoked"))
+            error = AuthenticationError(
+                self.env._("Refresh token already used: the session is revoked")
+            )
             error.after_rollback = revoke_family
             raise error
         if session.state != "active" or not session.user_id.active:
-            raise AuthenticationError(_("Session expired or revoked"))
+            raise AuthenticationError(self.env._("Session expired or revoked"))
         if session.client_id and not session.client_id.active:
-            raise AuthenticationError(_("Client disabled"))
+            raise AuthenticationError(self.env._("Client disabled"))
         token.spent_at = fields.Datetime.now()
         session.last_refresh_at = token.spent_at
         lifetime = session.client_id.token_lifetime or self._param("token_lifetime", 3600)
@@ -167,8 +172,10 @@ class ApiSyncAuth(models.AbstractModel):
             if counter._count(key, LOGIN_THROTTLE_WINDOW) >= key_limit:
                 now = int(time.time())
                 raise RateLimitExceeded(
-                    _("Too many failed logins, try again later"),
-                    headers={"Retry-After": str(LOGIN_THROTTLE_WINDOW - now % LOGIN_THROTTLE_WINDOW)},
+                    self.env._("Too many failed logins, try again later"),
+                    headers={
+                        "Retry-After": str(LOGIN_THROTTLE_WINDOW - now % LOGIN_THROTTLE_WINDOW)
+                    },
                 )
 
     @api.model
@@ -191,9 +198,9 @@ class ApiSyncAuth(models.AbstractModel):
             return self._authenticate_jwt(token)
         uid = self.env["res.users.apikeys"]._check_credentials(scope="api_sync", key=token)
         if not uid:
-            raise AuthenticationError(_("Invalid or expired token"))
+            raise AuthenticationError(self.env._("Invalid or expired token"))
         if not self.env["res.users"].browse(uid).has_group(USER_GROUP):
-            raise PermissionDenied(_("This user is not allowed to use the sync API."))
+            raise PermissionDenied(self.env._("This user is not allowed to use the sync API."))
         return Identity(uid=uid, method="api_key", limits=self._user_limits())
 
     @api.model
@@ -218,12 +225,12 @@ class ApiSyncAuth(models.AbstractModel):
             )
         )
         if not rows:
-            raise AuthenticationError(_("Token revoked"))
+            raise AuthenticationError(self.env._("Token revoked"))
         uid, revoked, expired, user_active, client_id, client_active, per_minute, per_hour = rows[0]
         if revoked or expired or str(uid) != claims["sub"]:
-            raise AuthenticationError(_("Token revoked"))
+            raise AuthenticationError(self.env._("Token revoked"))
         if not user_active or (client_id and not client_active):
-            raise AuthenticationError(_("User or client disabled"))
+            raise AuthenticationError(self.env._("User or client disabled"))
         limits = ((60, per_minute), (3600, per_hour)) if client_id else self._user_limits()
         return Identity(
             uid=uid,

@@ -1,6 +1,6 @@
 import logging
 
-from odoo import _, api, models
+from odoo import api, models
 
 from ..tools import schemas
 from ..tools.errors import ApiError, InternalError, ValidationFailed, from_exception
@@ -40,7 +40,7 @@ class ApiSyncBatch(models.AbstractModel):
         cap = self.env["api.sync.auth"]._param("batch_max_operations", 1000)
         if not operations or len(operations) > cap:
             raise ValidationFailed(
-                _("A batch holds from 1 to %s operations", cap),
+                self.env._("A batch holds from 1 to %s operations", cap),
                 {"field": "operations", "constraint": "size", "value": len(operations)},
             )
         ops = [
@@ -68,7 +68,9 @@ class ApiSyncBatch(models.AbstractModel):
             raise BatchRolledBack(run.first_error, results)
         summary = {"total": len(ops), "succeeded": len(ops) - len(failed), "failed": len(failed)}
         if model_name in self.env["api.sync.webhook"]._tracked_models():
-            self.env["api.sync.event"]._capture_batch(model_name, {**summary, "request_id": trace_id})
+            self.env["api.sync.event"]._capture_batch(
+                model_name, {**summary, "request_id": trace_id}
+            )
         return {"success": not failed, "summary": summary, "results": results}
 
 
@@ -97,7 +99,9 @@ class _BatchRun:
                 results.append(self._guarded(index, self._single, ops[index]))
             index = end
             if stop_on_error and self.first_error:
-                results += [{"index": i, "success": False, "skipped": True} for i in range(end, len(ops))]
+                results += [
+                    {"index": i, "success": False, "skipped": True} for i in range(end, len(ops))
+                ]
                 break
         return results
 
@@ -106,7 +110,9 @@ class _BatchRun:
         error = from_exception(exc)
         if error is None:
             _logger.exception("Batch operation %s failed (trace %s)", index, self.trace_id)
-            error = InternalError(_("Internal error, see the server log (trace %s)", self.trace_id))
+            error = InternalError(
+                self.env._("Internal error, see the server log (trace %s)", self.trace_id)
+            )
         self.first_error = self.first_error or error
         return error
 
@@ -183,13 +189,17 @@ class _BatchRun:
                 error = self._api_error(exc, indexes[0])
                 error.details = {"indexes": [indexes[0], indexes[-1]], **error.details}
                 raise error from exc
-            return {index: {"index": index, "success": True, "id": rid}
-                    for index, rid in zip(indexes, records.ids, strict=True)}
+            return {
+                index: {"index": index, "success": True, "id": rid}
+                for index, rid in zip(indexes, records.ids, strict=True)
+            }
         try:
             with self.env.cr.savepoint():
                 records = self.model.create(vals_list)
-            return {index: {"index": index, "success": True, "id": rid}
-                    for index, rid in zip(indexes, records.ids, strict=True)}
+            return {
+                index: {"index": index, "success": True, "id": rid}
+                for index, rid in zip(indexes, records.ids, strict=True)
+            }
         except Exception:  # noqa: BLE001 -- retried one by one to find the failing ones
             return {
                 index: self._guarded(index, lambda vals: {"id": self.model.create(vals).id}, vals)

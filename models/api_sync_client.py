@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import tokens
@@ -16,7 +16,8 @@ class ApiSyncClient(models.Model):
         string="Run As",
         required=True,
         ondelete="restrict",
-        help="Every call of this client runs as this user: its access rights and record rules apply.",
+        help="Every call of this client runs as this user: its access rights and record rules "
+        "apply.",
     )
     identifier = fields.Char(
         string="Client ID",
@@ -62,16 +63,21 @@ class ApiSyncClient(models.Model):
         for client in self:
             client.session_count = counts.get(client, 0)
 
-    @api.constrains("token_lifetime", "refresh_lifetime_days", "rate_limit_hour", "rate_limit_minute")
+    @api.constrains(
+        "token_lifetime", "refresh_lifetime_days", "rate_limit_hour", "rate_limit_minute"
+    )
     def _check_positive(self):
         for client in self:
-            if min(
-                client.token_lifetime,
-                client.refresh_lifetime_days,
-                client.rate_limit_hour,
-                client.rate_limit_minute,
-            ) <= 0:
-                raise ValidationError(_("Lifetimes and rate limits must be positive."))
+            if (
+                min(
+                    client.token_lifetime,
+                    client.refresh_lifetime_days,
+                    client.rate_limit_hour,
+                    client.rate_limit_minute,
+                )
+                <= 0
+            ):
+                raise ValidationError(self.env._("Lifetimes and rate limits must be positive."))
 
     def _generate_secret(self):
         """Set a new secret and return it in clear: it is shown once and stored hashed."""
@@ -85,12 +91,10 @@ class ApiSyncClient(models.Model):
         self.ensure_one()
         secret = self._generate_secret()
         self.session_ids._revoke("secret rotated")
-        wizard = self.env["api.sync.client.secret"].create(
-            {"client_id": self.id, "secret": secret}
-        )
+        wizard = self.env["api.sync.client.secret"].create({"client_id": self.id, "secret": secret})
         return {
             "type": "ir.actions.act_window",
-            "name": _("Client Secret"),
+            "name": self.env._("Client Secret"),
             "res_model": "api.sync.client.secret",
             "res_id": wizard.id,
             "view_mode": "form",

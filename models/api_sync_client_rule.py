@@ -7,7 +7,7 @@ class ApiSyncClientRule(models.Model):
     _order = "client_id, model"
 
     client_id = fields.Many2one("api.sync.client", required=True, ondelete="cascade", index=True)
-    model_id = fields.Many2one("ir.model", string="Model", required=True, ondelete="cascade")
+    model_id = fields.Many2one("ir.model", required=True, ondelete="cascade")
     model = fields.Char(related="model_id.model", store=True, string="Model Name")
     perm_read = fields.Boolean(string="Read", default=True)
     perm_create = fields.Boolean(string="Create")

@@ -1,6 +1,6 @@
 from urllib.parse import urlencode
 
-from odoo import _, api, models
+from odoo import api, models
 from odoo.tools import ormcache
 
 from ..tools import convert, query
@@ -13,8 +13,12 @@ from ..tools.errors import (
 )
 from ..tools.policy import is_secret_field, is_technical_model
 
-MAGIC_FIELDS = frozenset({"id", "create_uid", "create_date", "write_uid", "write_date", "display_name"})
-HEAVY_TYPES = frozenset({"binary", "one2many", "many2many", "properties", "properties_definition", "json"})
+MAGIC_FIELDS = frozenset(
+    {"id", "create_uid", "create_date", "write_uid", "write_date", "display_name"}
+)
+HEAVY_TYPES = frozenset(
+    {"binary", "one2many", "many2many", "properties", "properties_definition", "json"}
+)
 NOISY_PREFIXES = ("message_", "activity_", "website_message", "rating_", "access_")
 QUIET_CONTEXT = {
     "tracking_disable": True,
@@ -41,23 +45,28 @@ class ApiSyncData(models.AbstractModel):
         """The caller's recordset of ``model_name``, after the client's model policy."""
         Model = self.env.get(model_name)
         if Model is None or Model._abstract or Model._transient:
-            raise NotFound(_("Unknown model %s", model_name), {"model": model_name})
+            raise NotFound(self.env._("Unknown model %s", model_name), {"model": model_name})
         if identity.client_id:
             client = self.env["api.sync.client"].sudo().browse(identity.client_id)
             rule = client._rule_for(model_name)
             if not rule:
                 raise PermissionDenied(
-                    _("Model %s is not allowed for this client", model_name), {"model": model_name}
+                    self.env._("Model %s is not allowed for this client", model_name),
+                    {"model": model_name},
                 )
             if operation not in rule._operations():
                 raise PermissionDenied(
-                    _("Operation %(op)s on %(model)s is not allowed for this client",
-                      op=operation, model=model_name),
+                    self.env._(
+                        "Operation %(op)s on %(model)s is not allowed for this client",
+                        op=operation,
+                        model=model_name,
+                    ),
                     {"model": model_name, "operation": operation},
                 )
         elif is_technical_model(model_name):
             raise PermissionDenied(
-                _("Model %s is not exposed by the sync API", model_name), {"model": model_name}
+                self.env._("Model %s is not exposed by the sync API", model_name),
+                {"model": model_name},
             )
         return Model
 
@@ -80,7 +89,7 @@ class ApiSyncData(models.AbstractModel):
             ):
                 continue
             names.append(name)
-        return tuple(names + ["create_date", "write_date"])
+        return (*names, "create_date", "write_date")
 
     @api.model
     def _read_field_names(self, Model, requested):
@@ -95,9 +104,16 @@ class ApiSyncData(models.AbstractModel):
         for name in requested:
             field = Model._fields.get(name)
             if field is None or is_secret_field(name):
-                raise field_error(name, _("Unknown field %(f)s on %(m)s", f=name, m=Model._name), name, "field")
+                raise field_error(
+                    name,
+                    self.env._("Unknown field %(f)s on %(m)s", f=name, m=Model._name),
+                    name,
+                    "field",
+                )
             if not Model._has_field_access(field, "read"):
-                raise PermissionDenied(_("Field %s is not readable", name), {"field": name})
+                raise PermissionDenied(
+                    self.env._("Field %s is not readable", name), {"field": name}
+                )
             names.append(name)
         return names
 
@@ -123,16 +139,25 @@ class ApiSyncData(models.AbstractModel):
     @api.model
     def _prepare_vals(self, Model, data, refs, lenient):
         if not isinstance(data, dict):
-            raise ValidationFailed(_("`data` must be a JSON object"), {"field": "data"})
+            raise ValidationFailed(self.env._("`data` must be a JSON object"), {"field": "data"})
         vals = {}
         for name, value in data.items():
             field = Model._fields.get(name)
             if field is None or is_secret_field(name):
                 if lenient and field is None:
                     continue
-                raise field_error(name, _("Unknown field %(f)s on %(m)s", f=name, m=Model._name), None, "field")
-            if name in MAGIC_FIELDS or field.readonly or not Model._has_field_access(field, "write"):
-                raise field_error(name, _("Field %s is read-only", name), None, "readonly")
+                raise field_error(
+                    name,
+                    self.env._("Unknown field %(f)s on %(m)s", f=name, m=Model._name),
+                    None,
+                    "field",
+                )
+            if (
+                name in MAGIC_FIELDS
+                or field.readonly
+                or not Model._has_field_access(field, "write")
+            ):
+                raise field_error(name, self.env._("Field %s is read-only", name), None, "readonly")
             if lenient:
                 vals[name] = value
             elif field.type == "many2one":
@@ -164,11 +189,17 @@ class ApiSyncData(models.AbstractModel):
             records = self.env[comodel].browse(ids)
             missing = set(ids) - set(records.exists().ids)
             if missing:
-                raise field_error(name, _("%(f)s: no %(m)s with id %(ids)s", f=name, m=comodel,
-                                          ids=sorted(missing)), sorted(missing), "exists")
+                raise field_error(
+                    name,
+                    self.env._(
+                        "%(f)s: no %(m)s with id %(ids)s", f=name, m=comodel, ids=sorted(missing)
+                    ),
+                    sorted(missing),
+                    "exists",
+                )
             if len(records._filtered_access("read")) != len(records):
                 raise PermissionDenied(
-                    _("%(f)s: you cannot read the linked %(m)s record", f=name, m=comodel),
+                    self.env._("%(f)s: you cannot read the linked %(m)s record", f=name, m=comodel),
                     {"field": name},
                 )
 
@@ -176,8 +207,10 @@ class ApiSyncData(models.AbstractModel):
     def _browse_one(self, Model, record_id):
         record = Model.browse(record_id)
         if not record.exists():
-            raise NotFound(_("%(m)s %(id)s not found", m=Model._name, id=record_id),
-                           {"model": Model._name, "id": record_id})
+            raise NotFound(
+                self.env._("%(m)s %(id)s not found", m=Model._name, id=record_id),
+                {"model": Model._name, "id": record_id},
+            )
         record.check_access("read")
         return record
 
@@ -191,8 +224,9 @@ class ApiSyncData(models.AbstractModel):
             return False
         client = self.env["api.sync.client"].sudo().browse(identity.client_id)
         if not client.allow_skip_validation:
-            raise PermissionDenied(_("This client may not use skip_validation"),
-                                   {"option": "skip_validation"})
+            raise PermissionDenied(
+                self.env._("This client may not use skip_validation"), {"option": "skip_validation"}
+            )
         return True
 
     # -- single-record operations --------------------------------------------------------------
@@ -219,14 +253,24 @@ class ApiSyncData(models.AbstractModel):
         lenient = self._check_lenient(identity, options)
         if not options.get("partial_update", True):
             missing = [
-                name for name, field in Model._fields.items()
-                if field.required and not field.readonly and name not in data
+                name
+                for name, field in Model._fields.items()
+                if field.required
+                and not field.readonly
+                and name not in data
                 and name not in MAGIC_FIELDS
             ]
             if missing:
-                raise field_error(missing[0], _("A full update (partial_update=false) must set "
-                                                "every required field; missing: %s", ", ".join(missing)),
-                                  None, "required")
+                raise field_error(
+                    missing[0],
+                    self.env._(
+                        "A full update (partial_update=false) must set "
+                        "every required field; missing: %s",
+                        ", ".join(missing),
+                    ),
+                    None,
+                    "required",
+                )
         [vals] = self._prepare_vals_list(Model, [data], lenient=lenient)
         record.with_context(**self._context_for(options)).write(vals)
         self.env.flush_all()
@@ -253,16 +297,21 @@ class ApiSyncData(models.AbstractModel):
         """Archive (``archive_instead``) or delete ``record``; ``cascade`` deletes its children."""
         if options.get("archive_instead"):
             if "active" not in record._fields:
-                raise ValidationFailed(_("%s records cannot be archived", record._name),
-                                       {"option": "archive_instead"})
+                raise ValidationFailed(
+                    self.env._("%s records cannot be archived", record._name),
+                    {"option": "archive_instead"},
+                )
             record.action_archive()
             return "Record archived successfully"
         dependents = self._dependents(record)
         if dependents and not options.get("cascade"):
             name, count = next(iter(dependents.items()))
             raise ValidationFailed(
-                _("The record has %(n)s linked record(s) in %(f)s: delete with cascade=true",
-                  n=count, f=name),
+                self.env._(
+                    "The record has %(n)s linked record(s) in %(f)s: delete with cascade=true",
+                    n=count,
+                    f=name,
+                ),
                 {"field": name, "constraint": "cascade"},
             )
         for name in dependents:
@@ -299,7 +348,9 @@ class ApiSyncData(models.AbstractModel):
         else:
             domain = query.parse_json_param("domain", domain) if domain not in (None, "") else []
         query.check_domain(Model._name, domain, self._fields_of)
-        requested = [name.strip() for name in (params.get("fields") or "").split(",") if name.strip()]
+        requested = [
+            name.strip() for name in (params.get("fields") or "").split(",") if name.strip()
+        ]
         order = params.get("order") or (params.get("sort") and query.sort_to_order(params["sort"]))
         order = query.check_order(Model._name, order, self._fields_of) if order else None
         return domain, self._read_field_names(Model, requested), order
@@ -311,7 +362,9 @@ class ApiSyncData(models.AbstractModel):
         try:
             return method(domain, **kwargs)
         except (ValueError, TypeError) as exc:
-            raise field_error(where, _("%(w)s: %(e)s", w=where, e=exc), None, "value") from None
+            raise field_error(
+                where, self.env._("%(w)s: %(e)s", w=where, e=exc), None, "value"
+            ) from None
 
     @api.model
     def _limit_cap(self):
@@ -364,22 +417,28 @@ class ApiSyncData(models.AbstractModel):
     def _upsert_target(self, Model, op):
         """The record an upsert operation updates, or an empty recordset to create."""
         if op.get("external_id"):
-            xmlid = op["external_id"] if "." in op["external_id"] else f"__import__.{op['external_id']}"
+            xmlid = (
+                op["external_id"] if "." in op["external_id"] else f"__import__.{op['external_id']}"
+            )
             record = self.env.ref(xmlid, raise_if_not_found=False)
             if record is not None and record._name != Model._name:
-                raise field_error("external_id", _("%s belongs to another model", xmlid), xmlid, "model")
+                raise field_error(
+                    "external_id", self.env._("%s belongs to another model", xmlid), xmlid, "model"
+                )
             return (record or Model.browse()).exists()
         match = op["match"]
         domain = []
         for name, value in match.items():
             field = Model._fields.get(name)
             if field is None or is_secret_field(name) or not field.store:
-                raise field_error(f"match.{name}", _("Cannot match on %s", name), name, "field")
+                raise field_error(
+                    f"match.{name}", self.env._("Cannot match on %s", name), name, "field"
+                )
             domain.append((name, "=", value))
         query.check_domain(Model._name, [list(term) for term in domain], self._fields_of, "match")
         records = self._query(Model.search, domain, limit=2, where="match")
         if len(records) > 1:
-            raise DuplicateRecord(_("Several records match %s", match), {"match": match})
+            raise DuplicateRecord(self.env._("Several records match %s", match), {"match": match})
         return records
 
     @api.model

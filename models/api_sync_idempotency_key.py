@@ -21,18 +21,23 @@ class ApiSyncIdempotencyKey(models.Model):
     status = fields.Integer()
     response = fields.Json()
 
-    _principal_key_unique = models.Constraint("UNIQUE(principal, key)", "Duplicate idempotency key.")
+    _principal_key_unique = models.Constraint(
+        "UNIQUE(principal, key)", "Duplicate idempotency key."
+    )
 
     @staticmethod
     def _hash(method, path, body):
-        return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body or b"")).hexdigest()
+        return hashlib.sha256(
+            b"%s %s\n%s" % (method.encode(), path.encode(), body or b"")
+        ).hexdigest()
 
     @api.model
     def _lookup(self, principal, key, request_hash):
         """The stored (status, body) for this key, None when new; 409 when the body differs."""
         since = fields.Datetime.subtract(fields.Datetime.now(), hours=RETENTION_HOURS)
         entry = self.sudo().search(
-            [("principal", "=", principal), ("key", "=", key), ("create_date", ">=", since)], limit=1
+            [("principal", "=", principal), ("key", "=", key), ("create_date", ">=", since)],
+            limit=1,
         )
         if not entry:
             return None

@@ -18,7 +18,9 @@ class ApiSyncRateCounter(models.Model):
     bucket = fields.Integer(required=True, help="Start of the window (Unix time).")
     hits = fields.Integer(required=True, default=0)
 
-    _key_window_bucket_unique = models.Constraint("UNIQUE(key, window_size, bucket)", "Duplicate counter.")
+    _key_window_bucket_unique = models.Constraint(
+        "UNIQUE(key, window_size, bucket)", "Duplicate counter."
+    )
 
     @api.model
     def _check(self, key, windows, now=None):
@@ -81,7 +83,7 @@ class ApiSyncRateCounter(models.Model):
         ``X-RateLimit-Burst-*`` headers; ``exceeded`` is (limit, window, reset) or None.
         """
         hits_of = {window_size: (bucket, hits) for window_size, bucket, hits in rows}
-        headers, exceeded = {}, None
+        headers, over = {}, []
         for window_size, limit in sorted(windows, reverse=True):
             bucket, hits = hits_of.get(window_size, (now - now % window_size, 0))
             reset = bucket + window_size
@@ -89,9 +91,10 @@ class ApiSyncRateCounter(models.Model):
             headers[prefix + "Limit"] = str(limit)
             headers[prefix + "Remaining"] = str(max(limit - hits - pending, 0))
             headers[prefix + "Reset"] = str(reset)
-            if hits + pending > limit and (exceeded is None or reset > exceeded[2]):
-                exceeded = (limit, window_size, reset)
-        return headers, exceeded
+            if hits + pending > limit:
+                over.append((limit, window_size, reset))
+        # the window that resets last is the one that decides when to come back
+        return headers, max(over, key=lambda item: item[2]) if over else None
 
     @api.model
     def _count(self, key, window_size, now=None):
@@ -99,7 +102,8 @@ class ApiSyncRateCounter(models.Model):
         now = int(now or time.time())
         rows = self.env.execute_query(
             SQL(
-                "SELECT hits FROM api_sync_rate_counter WHERE key = %s AND window_size = %s AND bucket = %s",
+                """SELECT hits FROM api_sync_rate_counter
+                    WHERE key = %s AND window_size = %s AND bucket = %s""",
                 key,
                 window_size,
                 now - now % window_size,

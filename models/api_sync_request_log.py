@@ -28,13 +28,13 @@ class ApiSyncRequestLog(models.Model):
     @api.depends("status")
     def _compute_status_class(self):
         for log in self:
-            log.status_class = (
-                "5xx" if log.status >= 500 else "4xx" if log.status >= 400 else "2xx"
-            )
+            log.status_class = "5xx" if log.status >= 500 else "4xx" if log.status >= 400 else "2xx"
 
     @api.model
     def _cron_purge(self):
         """Delete entries older than the retention period (``api_sync.log_retention_days``)."""
-        days = int(self.env["ir.config_parameter"].sudo().get_param("api_sync.log_retention_days", 30))
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param("api_sync.log_retention_days", 30)
+        )
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.sudo().search([("create_date", "<", limit)]).unlink()

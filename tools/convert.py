@@ -47,7 +47,10 @@ def parse_datetime(name, value):
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise field_error(
-            name, f"{name}: invalid datetime {value!r}, expected YYYY-MM-DDTHH:MM:SSZ", value, "format"
+            name,
+            f"{name}: invalid datetime {value!r}, expected YYYY-MM-DDTHH:MM:SSZ",
+            value,
+            "format",
         ) from None
     if parsed.tzinfo:
         parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
@@ -55,12 +58,12 @@ def parse_datetime(name, value):
 
 
 def parse_date(name, value):
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            pass
-    raise field_error(name, f"{name}: invalid date {value!r}, expected YYYY-MM-DD", value, "format")
+    try:
+        return datetime.date.fromisoformat(value.strip()[:10])
+    except (AttributeError, ValueError):
+        raise field_error(
+            name, f"{name}: invalid date {value!r}, expected YYYY-MM-DD", value, "format"
+        ) from None
 
 
 def _is_int(value):
@@ -99,7 +102,10 @@ def scalar_in(name, ftype, value, selection=None):
     elif ftype == "selection":
         if selection is not None and value not in selection:
             raise field_error(
-                name, f"{name}: {value!r} is not one of {sorted(map(str, selection))}", value, "selection"
+                name,
+                f"{name}: {value!r} is not one of {sorted(map(str, selection))}",
+                value,
+                "selection",
             )
         return value
     elif ftype == "datetime":

@@ -64,8 +64,11 @@ def _token_value(model_name, path, operator, raw, fields_of):
         field = fields_of(model_name).get(part) if model_name else None
         model_name = field.comodel_name if field is not None and field.relational else None
     text = field is not None and field.type in _TEXT_TYPES
-    if text and operator.lower() not in ("any", "not any") and raw not in ("None", "False") and (
-        not raw.startswith("[")
+    if (
+        text
+        and operator.lower() not in ("any", "not any")
+        and raw not in ("None", "False")
+        and (not raw.startswith("["))
     ):
         return raw
     try:
@@ -96,7 +99,9 @@ def check_domain(model_name, domain, fields_of, where="domain"):
         if not isinstance(path, str) or not isinstance(operator, str):
             raise field_error(where, f"{where}: invalid term {term!r}", term, "domain")
         if operator.lower() not in OPERATORS:
-            raise field_error(where, f"{where}: unknown operator {operator!r}", operator, "operator")
+            raise field_error(
+                where, f"{where}: unknown operator {operator!r}", operator, "operator"
+            )
         comodel = _check_path(model_name, path, fields_of, where)
         if operator.lower() in ("any", "not any"):
             if comodel is None:
@@ -121,7 +126,9 @@ def _check_path(model_name, path, fields_of, where):
         if field is None or is_secret_field(part):
             raise field_error(path, f"{where}: unknown field {path!r} on {comodel}", path, "field")
         if not (field.store or field.search):
-            raise field_error(path, f"{where}: field {part!r} is not searchable", path, "searchable")
+            raise field_error(
+                path, f"{where}: field {part!r} is not searchable", path, "searchable"
+            )
         comodel = field.comodel_name if field.relational else None
         if comodel is None and position < len(parts) - 1:
             raise field_error(path, f"{where}: {part!r} is not a relational field", path, "field")

@@ -1,6 +1,7 @@
 """Shapes of the API's request bodies (marshmallow), validated before any ORM call."""
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
 
 from .errors import ValidationFailed
 
@@ -52,11 +53,11 @@ class BatchOperation(Schema):
     def _check_target(self, op, **_kwargs):
         method = op["method"]
         if method in ("update", "delete") and "id" not in op:
-            raise ValidationError(f"`id` is required for {method}", "id")
+            raise SchemaError(f"`id` is required for {method}", "id")
         if method == "upsert" and not (op.get("match") or op.get("external_id")):
-            raise ValidationError("upsert needs `match` or `external_id`", "match")
+            raise SchemaError("upsert needs `match` or `external_id`", "match")
         if method in ("create", "update") and not op.get("data"):
-            raise ValidationError(f"`data` is required for {method}", "data")
+            raise SchemaError(f"`data` is required for {method}", "data")
 
 
 class BatchOptions(Schema):
@@ -86,7 +87,7 @@ class LoginBody(Schema):
             (body.get("username") and body.get("password"))
             or (body.get("client_id") and body.get("client_secret"))
         ):
-            raise ValidationError("Send `username` and `password`, or `client_id` and `client_secret`")
+            raise SchemaError("Send `username` and `password`, or `client_id` and `client_secret`")
 
 
 class RefreshBody(Schema):
@@ -110,7 +111,7 @@ def load(schema_class, payload, where=""):
         raise ValidationFailed("The request body must be a JSON object")
     try:
         return schema_class().load(payload)
-    except ValidationError as exc:
+    except SchemaError as exc:
         path, message = _flatten(exc.messages)
         field = f"{where}.{path}" if where and path else (where or path)
         details = {"field": field} if field else {}
