@@ -97,13 +97,17 @@ class ApiSyncDelivery(models.Model):
 
     def _max_attempts(self):
         return int(
-            self.env["ir.config_parameter"].sudo().get_param("api_sync.delivery_max_attempts", 22)
+            self.env["ir.config_parameter"].sudo().get_param("api_sync.delivery_max_attempts", 25)
         )
 
     def _attempt(self, session):
         """Send this delivery once and record the outcome; True when delivered."""
         self.ensure_one()
         sink = self.env[self.sink_model].browse(self.sink_id).exists()
+        if sink and not self._sink_is_active(sink):
+            # paused or disabled since it was queued (redelivered, or claimed in between)
+            self.write({"state": "on_hold"})
+            return False
         now = fields.Datetime.now()
         values = {"attempts": self.attempts + 1, "last_attempt_at": now}
         started = time.perf_counter()
@@ -132,8 +136,16 @@ class ApiSyncDelivery(models.Model):
             )  # fmt: skip
             sink._sink_succeeded()
         values["duration_ms"] = (time.perf_counter() - started) * 1000
+        if values["state"] == "retry" and not self._sink_is_active(sink):
+            # the failure paused or disabled the sink (it keeps failing): hold the delivery with
+            # the others until the sink is resumed, instead of retrying it regardless
+            values["state"] = "on_hold"
         self.write(values)
         return values["state"] == "done"
+
+    @staticmethod
+    def _sink_is_active(sink):
+        return bool(sink) and ("state" not in sink._fields or sink.state == "active")
 
     @staticmethod
     def _failure_values(exc, dead):

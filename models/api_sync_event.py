@@ -46,13 +46,19 @@ class ApiSyncEvent(models.Model):
         return data[PRECOMMIT_KEY]
 
     @api.model
-    def _capture(self, records, kind, fnames=(), old_states=None, snapshots=None):
+    def _capture(self, records, kind, fnames=(), old_states=None, snapshots=None, readers=None):
         changes = self._changes()[records._name]
         for record_id in records._ids:
             change = changes.setdefault(record_id, {"kind": kind, "fields": set()})
-            if kind == "deleted":
+            if kind == "created":
+                # writes made by the model's own create() (account.move, ...) are captured
+                # before it returns: they are part of the creation
+                change["kind"] = "created"
+            elif kind == "deleted":
                 change["kind"] = "dropped" if change["kind"] == "created" else "deleted"
                 change["snapshot"] = (snapshots or {}).get(record_id, {})
+                if readers is not None:
+                    change["readers"] = readers.get(record_id, set())
             elif kind == "updated":
                 change["fields"].update(fnames)
                 if old_states and "old_state" not in change and change["kind"] == "updated":
@@ -135,6 +141,9 @@ class ApiSyncEvent(models.Model):
             items = []
             for event in wanted:
                 if event.event_type in ("record.deleted",):
+                    readers = by_id.get(event.res_id, {}).get("readers")
+                    if readers is not None and sink.id not in readers:
+                        continue  # the owner could not read the record before it was deleted
                     if not Model.with_user(sink.user_id).has_access("read"):
                         continue
                     snapshot = event.snapshot or {}

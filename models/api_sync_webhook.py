@@ -1,13 +1,14 @@
 import json
 
+import psycopg2.errors
 import requests
 
 from odoo import _, api, fields, models
-from odoo.tools import ormcache
+from odoo.tools import SQL, ormcache
 
 from ..tools import delivery as transport
 from ..tools import query, signing, tokens, urlguard
-from ..tools.errors import ValidationFailed, field_error
+from ..tools.errors import NotFound, ValidationFailed, field_error
 from ..tools.policy import is_secret_field
 
 EVENT_TYPES = ("record.created", "record.updated", "record.deleted", "state.changed", "batch.completed")
@@ -89,6 +90,7 @@ class ApiSyncWebhook(models.Model):
     @ormcache()
     def _tracked_models(self):
         """Models with at least one active subscription: only their changes are captured."""
+        self.flush_model(["model_name", "state"])
         self.env.cr.execute("SELECT DISTINCT model_name FROM api_sync_webhook WHERE state = 'active'")
         return frozenset(row[0] for row in self.env.cr.fetchall())
 
@@ -101,6 +103,7 @@ class ApiSyncWebhook(models.Model):
     def write(self, vals):
         if vals.get("state") == "active":
             vals.setdefault("disabled_reason", False)
+            vals.setdefault("failing_since", False)  # resumed: a fresh start
         res = super().write(vals)
         if {"state", "model_name"} & set(vals):
             self.env.registry.clear_cache()
@@ -169,7 +172,10 @@ class ApiSyncWebhook(models.Model):
             model = payload.get("model")
             if not isinstance(model, str):
                 raise field_error("model", _("model is required"), None, "required")
-            Data._model(identity, model, "read")
+            try:
+                Data._model(identity, model, "read")
+            except NotFound:  # the endpoint exists: an unknown model is bad input here
+                raise field_error("model", _("Unknown model %s", model), model, "model") from None
             vals["model_name"] = model
         Model = self.env[vals.get("model_name") or payload.get("_current_model")]
         if not partial or "url" in payload:
@@ -265,8 +271,16 @@ class ApiSyncWebhook(models.Model):
         return None
 
     def _sink_field_names(self):
+        """Fields sent in ``data``: the registered ones, else the default set; only those the
+        owner may read (a field it cannot read would make the commit-time fan-out fail, and
+        with it every write on the model)."""
         Data = self.env["api.sync.data"]
-        return list(self.field_names or Data._default_field_names(self.model_name))
+        Model = self.env[self.model_name].with_user(self.user_id)
+        names = self.field_names or Data._default_field_names(self.model_name)
+        return [
+            name for name in names
+            if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
+        ]  # fmt: skip
 
     def _sink_filter(self, records):
         """The records this subscription receives: readable by its owner, matching conditions."""
@@ -324,23 +338,56 @@ class ApiSyncWebhook(models.Model):
             return {config["name"]: config["value"]}
         return {}
 
+    def _lock_health(self):
+        """Lock this subscription's row to record its health; False when another dispatcher
+        holds it, or changed it since this transaction began: then the update is skipped (it is
+        best effort, the next outcome records it).
+
+        Several dispatchers deliver to one subscription at once: if each of them wrote this
+        shared row, all but one would fail their whole batch at commit ("could not serialize
+        access due to concurrent update") and send its deliveries a second time.
+        """
+        self.ensure_one()
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                query = SQL(
+                    "SELECT id FROM api_sync_webhook WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                    self.id,
+                )
+                cr.execute(query, log_exceptions=False)
+                return bool(cr.fetchall())
+        except psycopg2.errors.SerializationFailure:
+            return False
+
     def _sink_succeeded(self):
-        self.sudo().write({"last_success_at": fields.Datetime.now(), "failing_since": False})
+        """Record a success: at most once a minute, or when the subscription was failing."""
+        now = fields.Datetime.now()
+        webhook = self.sudo()
+        recent = webhook.last_success_at and webhook.last_success_at > fields.Datetime.subtract(
+            now, seconds=60
+        )
+        if (webhook.failing_since or not recent) and webhook._lock_health():
+            webhook.write({"last_success_at": now, "failing_since": False})
 
     def _sink_failed(self, reason):
         """Record a failure; disable the subscription when it keeps failing for too long."""
         now = fields.Datetime.now()
         webhook = self.sudo()
         if not webhook.failing_since:
-            webhook.failing_since = now
+            if webhook._lock_health():
+                webhook.failing_since = now
             return
         days = int(self.env["ir.config_parameter"].sudo().get_param(
             "api_sync.webhook_disable_after_days", 3))
-        if webhook.failing_since <= fields.Datetime.subtract(now, days=days):
+        too_long = webhook.failing_since <= fields.Datetime.subtract(now, days=days)
+        if too_long and webhook._lock_health():
             webhook._disable(_("Failing for %(d)s days: %(r)s", d=days, r=reason))
 
     def _sink_gone(self, reason):
-        self.sudo()._disable(reason)
+        webhook = self.sudo()
+        if webhook._lock_health():
+            webhook._disable(reason)
 
     def _disable(self, reason):
         self.write({"state": "disabled", "disabled_reason": reason})

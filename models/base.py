@@ -35,10 +35,16 @@ class Base(models.AbstractModel):
         if not (self and self._api_sync_tracked()):
             return super().unlink()
         names = set()
-        for sink in self.env["api.sync.webhook"]._sinks_for(self._name):
+        sinks = self.env["api.sync.webhook"]._sinks_for(self._name)
+        for sink in sinks:
             names.update(sink._sink_field_names())
         records = self.sudo().with_context(active_test=False).exists()
         rows = self.env["api.sync.data"].sudo()._serialize(records, sorted(names | {"id"}))
         snapshots = {row["id"]: row for row in rows}
-        self.env["api.sync.event"]._capture(self, "deleted", snapshots=snapshots)
+        # which subscriptions' owners may read each record, decided while it still exists
+        readers = {record_id: set() for record_id in records.ids}
+        for sink in sinks:
+            for record_id in records.with_user(sink.user_id)._filtered_access("read").ids:
+                readers[record_id].add(sink.id)
+        self.env["api.sync.event"]._capture(self, "deleted", snapshots=snapshots, readers=readers)
         return super().unlink()

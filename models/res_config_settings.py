@@ -57,8 +57,9 @@ class ResConfigSettings(models.TransientModel):
     api_sync_delivery_max_attempts = fields.Integer(
         string="Delivery Attempts Before Dead Letter",
         config_parameter="api_sync.delivery_max_attempts",
-        default=22,
-        help="With exponential backoff capped at 6 hours, 22 attempts span about 3 days.",
+        default=25,
+        help="With exponential backoff capped at 6 hours (and ±20 % jitter), 25 attempts span "
+        "at least 3 days.",
     )
 
     def action_api_sync_rotate_signing_key(self):

@@ -16,3 +16,8 @@ from . import test_batch
 from . import test_upsert
 from . import test_idempotency
 from . import test_errors_mapping
+from . import test_webhook_registration
+from . import test_webhook_ssrf
+from . import test_outbox_capture
+from . import test_webhook_delivery
+from . import test_dispatch_concurrency

@@ -30,12 +30,15 @@ CHUNK = 64 * 1024
 @dataclass
 class Answer:
     """A scripted answer: ``status``, extra ``headers``, a ``body``, or ``stream`` bytes of
-    filler (a huge response, written chunk by chunk until the client stops reading)."""
+    filler (a huge response, written chunk by chunk until the client stops reading), or a
+    ``trickle`` of one byte every ``trickle`` seconds (for at most ``trickle_for`` seconds)."""
 
     status: int = 200
     headers: dict = field(default_factory=dict)
     body: bytes = b'{"ok": true}'
     stream: int = 0
+    trickle: float = 0
+    trickle_for: float = 25
 
 
 def expected_signature(secret, msg_id, timestamp, body):
@@ -48,7 +51,7 @@ def expected_signature(secret, msg_id, timestamp, body):
 class _Handler(BaseHTTPRequestHandler):
     server_version = "TestReceiver/1"
 
-    def log_message(self, format, *args):  # noqa: A002 -- keep the test output quiet
+    def log_message(self, format, *args):
         pass
 
     def do_POST(self):
@@ -85,11 +88,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
-            size = answer.stream or len(answer.body)
+            size = answer.stream or (100_000 if answer.trickle else len(answer.body))
             self.send_header("Content-Length", str(size))
             self.send_header("Content-Type", "application/json")
             self.send_header("Connection", "close")
             self.end_headers()
+            if answer.trickle:
+                deadline = time.monotonic() + answer.trickle_for
+                while time.monotonic() < deadline:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    record["bytes_sent"] = record.get("bytes_sent", 0) + 1
+                    time.sleep(answer.trickle)
+                return
             if not answer.stream:
                 self.wfile.write(answer.body)
                 return

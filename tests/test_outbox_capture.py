@@ -62,8 +62,10 @@ class TestOutboxCapture(TransactionCase):
         )
         self.assertFalse(self.Event.search([("id", ">", self.last_event)]), "written at commit")
         [event] = self.commit_events()
-        self.assertEqual((event.event_type, event.model, event.res_id),
-                         ("record.created", "res.partner", partner.id))
+        self.assertEqual(
+            (event.event_type, event.model, event.res_id),
+            ("record.created", "res.partner", partner.id),
+        )
         self.assertEqual(event.user_id.id, self.env.uid)
         self.assertEqual(event.company_id, self.env.company)
         delivery = self.delivery(event)
@@ -74,8 +76,10 @@ class TestOutboxCapture(TransactionCase):
         self.assertEqual(payload["event"], "record.created")
         self.assertEqual(payload["record_id"], partner.id)
         self.assertEqual(payload["model"], "res.partner")
-        self.assertEqual(payload["data"],
-                         {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890"})
+        self.assertEqual(
+            payload["data"],
+            {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890"},
+        )
         self.assertEqual(payload["changed_fields"], [])
         self.assertEqual(payload["metadata"], {"user_id": self.env.uid,
                                                "company_id": self.env.company.id,
@@ -91,11 +95,15 @@ class TestOutboxCapture(TransactionCase):
         self.assertEqual(event.changed_fields, ["email", "phone"], "one event for the transaction")
         payload = self.delivery(event).payload
         self.assertEqual(payload["changed_fields"], ["email", "phone"])
-        self.assertEqual(payload["data"],
-                         {"name": "John Doe", "email": "doe@example.com", "phone": "+1 555 0100"})
+        self.assertEqual(
+            payload["data"],
+            {"name": "John Doe", "email": "doe@example.com", "phone": "+1 555 0100"},
+        )
 
     def test_unlink_sends_last_known_values(self):
-        partner = self.Partner.create({"name": "Gone Soon", "email": "gone@example.com", "phone": "1"})
+        partner = self.Partner.create(
+            {"name": "Gone Soon", "email": "gone@example.com", "phone": "1"}
+        )
         self.commit_events()
         partner_id = partner.id
         partner.unlink()
@@ -104,7 +112,9 @@ class TestOutboxCapture(TransactionCase):
         self.assertEqual(event.snapshot["name"], "Gone Soon")
         payload = self.delivery(event).payload
         self.assertEqual(payload["event"], "record.deleted")
-        self.assertEqual(payload["data"], {"name": "Gone Soon", "email": "gone@example.com", "phone": "1"})
+        self.assertEqual(
+            payload["data"], {"name": "Gone Soon", "email": "gone@example.com", "phone": "1"}
+        )
 
     def test_one_event_per_record_and_transaction(self):
         created = self.Partner.create({"name": "New"})
@@ -113,10 +123,17 @@ class TestOutboxCapture(TransactionCase):
         dropped_id = dropped.id
         dropped.unlink()
         events = self.commit_events()
-        self.assertEqual([(e.event_type, e.res_id) for e in events], [("record.created", created.id)])
-        self.assertEqual(self.delivery(events).payload["data"]["email"], "new@example.com",
-                         "the values at commit time")
-        self.assertFalse(self.Event.search([("res_id", "=", dropped_id), ("model", "=", "res.partner")]))
+        self.assertEqual(
+            [(e.event_type, e.res_id) for e in events], [("record.created", created.id)]
+        )
+        self.assertEqual(
+            self.delivery(events).payload["data"]["email"],
+            "new@example.com",
+            "the values at commit time",
+        )
+        self.assertFalse(
+            self.Event.search([("res_id", "=", dropped_id), ("model", "=", "res.partner")])
+        )
 
     def test_state_changed(self):
         admin = self.env.ref("base.user_admin")
@@ -145,7 +162,7 @@ class TestOutboxCapture(TransactionCase):
         move.write({"state": "cancel"})
         self.assertEqual(self.commit_events().mapped("event_type"), ["record.updated"])
 
-    # -- rolled back, untracked ----------------------------------------------------------------------
+    # -- rolled back, untracked --------------------------------------------------------------------
     def test_rolled_back_savepoint_leaves_no_event(self):
         partner = self.Partner.create({"name": "Kept"})
         self.commit_events()
@@ -157,8 +174,10 @@ class TestOutboxCapture(TransactionCase):
             partner.unlink()
             1 / 0  # noqa: B018 -- the change fails
         events = self.commit_events()
-        self.assertEqual([(e.event_type, e.res_id) for e in events], [("record.created", before.id)])
-        self.assertFalse(self.Event.search([("res_id", "in", ghost_ids + [partner.id]),
+        self.assertEqual(
+            [(e.event_type, e.res_id) for e in events], [("record.created", before.id)]
+        )
+        self.assertFalse(self.Event.search([("res_id", "in", [*ghost_ids, partner.id]),
                                             ("model", "=", "res.partner"),
                                             ("event_type", "!=", "record.created")]))  # fmt: skip
         self.assertEqual(partner.email, False)
@@ -178,7 +197,7 @@ class TestOutboxCapture(TransactionCase):
         self.Partner.create({"name": "Seen"})
         self.assertEqual(self.commit_events().mapped("event_type"), ["record.created"])
 
-    # -- who receives what ---------------------------------------------------------------------------
+    # -- who receives what -------------------------------------------------------------------------
     def test_conditions_evaluated_at_commit_time(self):
         customers = self._webhook(self.owner, conditions=[["customer_rank", ">", 0]])
         became = self.Partner.create({"name": "Became customer", "customer_rank": 0})
@@ -201,8 +220,13 @@ class TestOutboxCapture(TransactionCase):
     def test_owner_who_cannot_read_gets_nothing(self):
         main = self.env.company
         other = self.env["res.company"].create({"name": "Other Company"})
-        both = new_test_user(self.env, login="both_companies", groups="base.group_user",
-                             company_id=main.id, company_ids=[(6, 0, [main.id, other.id])])  # fmt: skip
+        both = new_test_user(
+            self.env,
+            login="both_companies",
+            groups="base.group_user",
+            company_id=main.id,
+            company_ids=[(6, 0, [main.id, other.id])],
+        )
         seeing = self._webhook(both)
         hidden = self.Partner.create({"name": "Other's customer", "company_id": other.id})
         visible = self.Partner.create({"name": "Ours", "company_id": main.id})
@@ -223,4 +247,6 @@ class TestOutboxCapture(TransactionCase):
         [deleted] = self.commit_events()
         self.assertEqual((deleted.event_type, deleted.res_id), ("record.deleted", hidden_id))
         self.assertFalse(self.delivery(deleted), "not even its last values")
-        self.assertEqual(self.delivery(deleted, seeing).payload["data"]["email"], "secret@example.com")
+        self.assertEqual(
+            self.delivery(deleted, seeing).payload["data"]["email"], "secret@example.com"
+        )

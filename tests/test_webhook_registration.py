@@ -26,7 +26,7 @@ class TestWebhookRegistration(WebhookHttpCase):
         self.assertEqual(set(result), API_KEYS)
         self.assertIs(result["success"], True)
         self.assertEqual(result["status"], "active")
-        self.assertRegex(result["webhook_id"], r"^wh_\w+$")
+        self.assertRegex(result["webhook_id"], r"^wh_[A-Za-z0-9_-]+$")
         self.assertTrue(result["secret"].startswith("whsec_"))
         self.assertGreaterEqual(len(base64.b64decode(result["secret"].removeprefix("whsec_"))), 24)
 
@@ -46,7 +46,7 @@ class TestWebhookRegistration(WebhookHttpCase):
 
     def test_secret_is_shown_once(self):
         """The secret and the receiver's token are never read back through the API."""
-        webhook, result = self.register()
+        _webhook, result = self.register()
         for path in ("/webhooks", f"/webhooks/{result['webhook_id']}"):
             response = self.api("GET", path)
             self.assertEqual(response.status_code, 200, response.text)
@@ -59,8 +59,14 @@ class TestWebhookRegistration(WebhookHttpCase):
 
     def test_authentication_kinds(self):
         for auth, config in (
-            ({"type": "basic", "username": "u", "password": "p"}, {"username": "u", "password": "p"}),
-            ({"type": "header", "name": "X-Api-Key", "value": "k"}, {"name": "X-Api-Key", "value": "k"}),
+            (
+                {"type": "basic", "username": "u", "password": "p"},
+                {"username": "u", "password": "p"},
+            ),
+            (
+                {"type": "header", "name": "X-Api-Key", "value": "k"},
+                {"name": "X-Api-Key", "value": "k"},
+            ),
             (None, {}),
         ):
             with self.subTest(auth=auth):
@@ -71,8 +77,8 @@ class TestWebhookRegistration(WebhookHttpCase):
 
     # -- GET ---------------------------------------------------------------------------------------
     def test_list_and_show(self):
-        first, one = self.register()
-        second, two = self.register(self.spec_body(events=["record.created"], fields=["name"]))
+        _first, one = self.register()
+        _second, two = self.register(self.spec_body(events=["record.created"], fields=["name"]))
         response = self.api("GET", "/webhooks")
         self.assertEqual(response.status_code, 200, response.text)
         listed = {item["webhook_id"]: item for item in response.json()["data"]}
@@ -122,15 +128,24 @@ class TestWebhookRegistration(WebhookHttpCase):
                                                  "events": ["record.deleted"]})  # fmt: skip
         self.assertEqual(response.status_code, 200, response.text)
         data = response.json()["data"]
-        self.assertEqual((data["url"], data["fields"], data["events"]),
-                         (new_url, ["name"], ["record.deleted"]))
+        self.assertEqual(
+            (data["url"], data["fields"], data["events"]), (new_url, ["name"], ["record.deleted"])
+        )
         self.assertEqual(data["conditions"], [["customer_rank", ">", 0]], "untouched")
 
         # a bad change is refused and changes nothing
-        self.assertApiError(self.api("PATCH", path, json={"url": "ftp://example.com/x"}), 400,
-                            "VALIDATION_ERROR", field="url")
-        self.assertApiError(self.api("PATCH", path, json={"status": "disabled"}), 400,
-                            "VALIDATION_ERROR", field="status")
+        self.assertApiError(
+            self.api("PATCH", path, json={"url": "ftp://example.com/x"}),
+            400,
+            "VALIDATION_ERROR",
+            field="url",
+        )
+        self.assertApiError(
+            self.api("PATCH", path, json={"status": "disabled"}),
+            400,
+            "VALIDATION_ERROR",
+            field="status",
+        )
         self.assertApiError(self.api("PATCH", path, json={}), 400, "VALIDATION_ERROR")
         self.env.invalidate_all()
         self.assertEqual((webhook.url, webhook.state), (new_url, "active"))
@@ -192,6 +207,10 @@ class TestWebhookRegistration(WebhookHttpCase):
         self.dispatch()
         [payload] = self.receiver.payloads()
         self.assertEqual((payload["event"], payload["record_id"]), ("record.created", partner.id))
+        # no "fields": the default set, minus what the owner may not read
+        self.assertEqual(payload["data"]["name"], "John Doe")
+        self.assertEqual(payload["data"]["customer_rank"], 1)
+        self.assertNotIn("signup_type", payload["data"], "restricted to Access Rights managers")
 
     def test_events_subscribe_plain_filter(self):
         """A filter that is not an [operator, value] pair means equality."""
@@ -214,7 +233,9 @@ class TestWebhookRegistration(WebhookHttpCase):
 
         listed = [w["webhook_id"] for w in self.api("GET", "/webhooks").json()["data"]]
         self.assertEqual(listed, [my_result["webhook_id"]])
-        listed = [w["webhook_id"] for w in self.api("GET", "/webhooks", token=client_token).json()["data"]]
+        listed = [
+            w["webhook_id"] for w in self.api("GET", "/webhooks", token=client_token).json()["data"]
+        ]
         self.assertEqual(listed, [their_result["webhook_id"]])
 
         path = f"/webhooks/{their_result['webhook_id']}"
@@ -236,17 +257,25 @@ class TestWebhookRegistration(WebhookHttpCase):
         their_delivery = self.deliveries_of(theirs)
         self.assertEqual(len(their_delivery), 1)
         self.assertApiError(
-            self.api("POST", f"/webhooks/deliveries/{their_delivery.id}/redeliver"), 404, "NOT_FOUND"
+            self.api("POST", f"/webhooks/deliveries/{their_delivery.id}/redeliver"),
+            404,
+            "NOT_FOUND",
         )
         # and the other way round
-        self.assertApiError(self.api("GET", f"/webhooks/{my_result['webhook_id']}", token=client_token),
-                            404, "NOT_FOUND")
+        self.assertApiError(
+            self.api("GET", f"/webhooks/{my_result['webhook_id']}", token=client_token),
+            404,
+            "NOT_FOUND",
+        )
 
     def test_client_needs_the_model(self):
         """A client subscribes only to models its rules allow."""
         body = self.spec_body(model="product.product", fields=["name"], conditions=[])
-        self.assertApiError(self.api("POST", "/webhooks", json=body, token=self.client_token()),
-                            403, "PERMISSION_DENIED")
+        self.assertApiError(
+            self.api("POST", "/webhooks", json=body, token=self.client_token()),
+            403,
+            "PERMISSION_DENIED",
+        )
 
     # -- bad input ---------------------------------------------------------------------------------
     def test_bad_input(self):
@@ -275,10 +304,18 @@ class TestWebhookRegistration(WebhookHttpCase):
                 response = self.api("POST", "/webhooks", json=self.spec_body(**change))
                 error = self.assertApiError(response, 400, "VALIDATION_ERROR", field=field)
                 self.assertTrue(error["message"])
-        filters = {"events": ["record.created"], "model": "res.partner",
-                   "callback_url": self.receiver.url(), "filters": [["customer_rank", ">", 0]]}  # fmt: skip
-        self.assertApiError(self.api("POST", "/events/subscribe", json=filters), 400,
-                            "VALIDATION_ERROR", field="filters")
+        filters = {
+            "events": ["record.created"],
+            "model": "res.partner",
+            "callback_url": self.receiver.url(),
+            "filters": [["customer_rank", ">", 0]],
+        }
+        self.assertApiError(
+            self.api("POST", "/events/subscribe", json=filters),
+            400,
+            "VALIDATION_ERROR",
+            field="filters",
+        )
         self.assertFalse(self.Webhook.search([]), "nothing was registered")
 
     def test_technical_model_refused(self):

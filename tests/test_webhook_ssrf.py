@@ -59,8 +59,9 @@ class TestWebhookSsrf(WebhookHttpCase):
         # the same through /events/subscribe and when changing a subscription
         body = {"events": ["record.created"], "model": "res.partner",
                 "callback_url": "https://169.254.169.254/"}  # fmt: skip
-        self.assertApiError(self.api("POST", "/events/subscribe", json=body), 400,
-                            "VALIDATION_ERROR", field="url")
+        self.assertApiError(
+            self.api("POST", "/events/subscribe", json=body), 400, "VALIDATION_ERROR", field="url"
+        )
         self.assertFalse(self.Webhook.search([]))
         self.assertEqual(self.receiver.requests, [])
 

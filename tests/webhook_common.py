@@ -48,11 +48,9 @@ class WebhookHttpCase(ApiSyncHttpCase):
         self.receiver.reset()
         ICP = self.env["ir.config_parameter"].sudo()
         ICP.set_param("api_sync.webhook_allow_http", "True")
-        ICP.set_param(
-            "api_sync.webhook_allow_private_networks", str(self.allow_private_networks)
-        )
+        ICP.set_param("api_sync.webhook_allow_private_networks", str(self.allow_private_networks))
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------------------
     def spec_body(self, **overrides):
         """The registration body of the spec ("Webhook Registration"), url -> the receiver."""
         body = {
@@ -102,7 +100,9 @@ class WebhookHttpCase(ApiSyncHttpCase):
 
     def make_due(self, deliveries):
         """Pretend the retry delay of ``deliveries`` has passed."""
-        deliveries.write({"next_attempt_at": fields.Datetime.subtract(fields.Datetime.now(), seconds=1)})
+        deliveries.write(
+            {"next_attempt_at": fields.Datetime.subtract(fields.Datetime.now(), seconds=1)}
+        )
 
     def deliveries_of(self, webhook):
         self.env.invalidate_all()

@@ -5,10 +5,12 @@ dispatcher turns them into the next state of the delivery.
 """
 
 import email.utils
+import http.client
 import random
 import time
 
 import requests
+import urllib3
 
 RESPONSE_CAP = 64 * 1024  # bytes of a response body that are read, at most
 EXCERPT = 1000  # characters of it kept on the delivery
@@ -61,6 +63,7 @@ def retry_after_seconds(value, now=None):
 
 def post(session, url, body, headers, *, timeout=TIMEOUT):
     """POST ``body``; returns (status, excerpt) on 2xx, raises a :class:`DeliveryError`."""
+    headers = {"Accept-Encoding": "identity", **headers}
     try:
         response = session.post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
@@ -74,7 +77,9 @@ def post(session, url, body, headers, *, timeout=TIMEOUT):
     status = response.status_code
     if 200 <= status < 300 and oversized:
         raise RetryableError(
-            f"HTTP {status}: response larger than {RESPONSE_CAP} bytes", status=status, excerpt=excerpt
+            f"HTTP {status}: response larger than {RESPONSE_CAP} bytes",
+            status=status,
+            excerpt=excerpt,
         )
     if 200 <= status < 300:
         return status, excerpt
@@ -94,18 +99,31 @@ def _read_capped(response, budget=10):
     """At most RESPONSE_CAP bytes, for at most ``budget`` seconds (a trickling receiver).
 
     Returns the excerpt, and whether the body was larger than the cap (a failed attempt).
+    Reads with ``read1`` (what has arrived, at most one socket read per call): ``read(n)`` and
+    ``iter_content(n)`` wait until ``n`` bytes are there, which a receiver sending a byte now
+    and then stretches to hours, whatever the budget.
     """
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)  # urllib3 >= 2
+    if read1 is None:  # urllib3 1.x: the http.client response (bodies are asked uncompressed)
+        read1 = raw._fp.read1
     data = b""
     oversized = False
     deadline = time.monotonic() + budget
     try:
-        for chunk in response.iter_content(8192):
+        while chunk := read1(8192):
             data += chunk
             if len(data) > RESPONSE_CAP:
                 oversized = True
                 break
             if time.monotonic() > deadline:
                 break
-    except requests.RequestException:
+    except (
+        OSError,
+        ValueError,
+        http.client.HTTPException,
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+    ):
         pass
-    return data[:EXCERPT * 4].decode(errors="replace")[:EXCERPT], oversized
+    return data[: EXCERPT * 4].decode(errors="replace")[:EXCERPT], oversized
