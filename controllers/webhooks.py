@@ -23,7 +23,7 @@ def _delivery_to_api(delivery):
 
     return {
         "id": delivery.id,
-        "event_id": delivery.payload.get("id") if delivery.payload else None,
+        "event_id": f"evt_{delivery.event_id.id}",
         "event": delivery.event_type,
         "record_id": delivery.event_id.res_id,
         "status": delivery.state,

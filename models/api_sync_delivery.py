@@ -1,7 +1,7 @@
 import logging
 import time
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import delivery as transport
@@ -23,7 +23,9 @@ class ApiSyncDelivery(models.Model):
     sink_model = fields.Char(required=True)
     sink_id = fields.Many2oneReference(model_field="sink_model", required=True)
     webhook_id = fields.Many2one("api.sync.webhook", ondelete="cascade", index=True)
-    record_key = fields.Char(required=True, help="model,id: deliveries of one key keep their order.")
+    record_key = fields.Char(
+        required=True, help="model,id: deliveries of one key keep their order."
+    )
     payload = fields.Json()
     state = fields.Selection(
         [
@@ -113,7 +115,7 @@ class ApiSyncDelivery(models.Model):
         started = time.perf_counter()
         try:
             if not sink:
-                raise transport.DeliveryError(_("The sink no longer exists"))
+                raise transport.DeliveryError(self.env._("The sink no longer exists"))
             status, excerpt = sink._sink_send(self, session)
         except transport.GoneError as exc:
             values.update(self._failure_values(exc, dead=True))
@@ -122,7 +124,11 @@ class ApiSyncDelivery(models.Model):
             dead = values["attempts"] >= self._max_attempts()
             values.update(self._failure_values(exc, dead=dead))
             if not dead:
-                delay = exc.seconds if exc.seconds is not None else transport.backoff(values["attempts"])
+                delay = (
+                    exc.seconds
+                    if exc.seconds is not None
+                    else transport.backoff(values["attempts"])
+                )
                 values["next_attempt_at"] = fields.Datetime.add(now, seconds=int(delay) + 1)
             sink._sink_failed(str(exc))
         except transport.DeliveryError as exc:
@@ -164,7 +170,8 @@ class ApiSyncDelivery(models.Model):
 
     @api.autovacuum
     def _gc_delivered(self):
-        days = int(self.env["ir.config_parameter"].sudo().get_param(
-            "api_sync.delivery_retention_days", 30))
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param("api_sync.delivery_retention_days", 30)
+        )
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.sudo().search([("state", "=", "done"), ("delivered_at", "<", limit)]).unlink()

@@ -2,7 +2,8 @@ import logging
 
 import requests
 
-from odoo import api, models
+from odoo import api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -22,10 +23,27 @@ class ApiSyncDispatcher(models.AbstractModel):
     _description = "API Sync Dispatcher"
 
     @api.model
-    def _trigger(self):
-        """Run the dispatcher as soon as the current transaction commits."""
-        cron = self.env.ref("api_sync.ir_cron_dispatch", raise_if_not_found=False)
-        if cron:
+    def _trigger(self, pending=None):
+        """Run the dispatcher as soon as the current transaction commits.
+
+        A due trigger that is still there (``pending``, looked up when not given) means the cron
+        workers were woken and the dispatcher will run (again): then nothing is added, so a
+        write with subscriptions does not pay a trigger and a wake-up each time. Should a
+        running dispatcher finish between that check and the commit, the deliveries wait for
+        its next minute.
+        """
+        cron = self.env["ir.cron"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id("api_sync.ir_cron_dispatch")
+        )
+        if pending is None:
+            pending = self.env.execute_query(
+                SQL(
+                    "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s LIMIT 1",
+                    cron.id,
+                    fields.Datetime.now(),
+                )
+            )
+        if not pending:
             cron.sudo()._trigger()
 
     @api.model
@@ -36,7 +54,7 @@ class ApiSyncDispatcher(models.AbstractModel):
         attempted = 0
         for head in Delivery._claim_heads(HEADS_PER_BATCH):
             attempted += 1
-            if not head._attempt(session) or head.state != "done":
+            if not head._attempt(session):
                 continue
             for follower in head._queue_followers(FOLLOWERS_PER_HEAD):
                 attempted += 1

@@ -1,8 +1,11 @@
+import json
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 PRECOMMIT_KEY = "api_sync.changes"
+LIVE = frozenset({"record.created", "record.updated", "state.changed"})
 
 
 class ApiSyncEvent(models.Model):
@@ -75,104 +78,200 @@ class ApiSyncEvent(models.Model):
     @api.model
     def _emit_ping(self, webhooks):
         """A ``ping`` event delivered to ``webhooks`` only (``POST .../test``)."""
+        events, targets = [], []
         for webhook in webhooks:
-            event = self.sudo().create(
-                {"event_type": "ping", "model": webhook.model_name, "res_id": 0,
-                 "user_id": self.env.uid, "company_id": self.env.company.id}
-            )  # fmt: skip
-            self._queue_deliveries(webhook, [(event, {"message": "ping"})])
-        self.env["api.sync.dispatcher"]._trigger()
+            events.append({"event_type": "ping", "model": webhook.model_name, "res_id": 0})
+            key = f"{webhook.model_name},0"
+            targets.append(
+                (len(events), webhook._name, webhook.id, "ping", key, {"message": "ping"})
+            )
+        self._insert(events, targets)
 
     # -- commit-time fan-out -------------------------------------------------------------------
     @api.model
     def _flush_changes(self):
-        """Precommit hook: turn the transaction's changes into events and deliveries."""
+        """Precommit hook: turn the transaction's changes into events and deliveries.
+
+        It runs in the writer's transaction, so it does only what must be decided at commit
+        time (which sinks want which events, conditions on the record as committed, the last
+        values of deleted records) and writes everything with one SQL statement; the
+        dispatcher reads a record's ``data`` as the subscription's owner when it sends.
+        """
         changes = self.env.cr.precommit.data.pop(PRECOMMIT_KEY, {})
-        env = self.env(su=True, context={"active_test": False, "api_sync_author": self.env.uid})
-        queued = False
+        env = self.env(su=True, context={"active_test": False})
+        configs = env["api.sync.webhook"]._active_sinks()
+        events, targets = [], []
         for model_name, by_id in changes.items():
-            sinks = env["api.sync.webhook"]._sinks_for(model_name)
-            if sinks:
-                queued |= env["api.sync.event"]._fan_out(model_name, by_id, sinks)
-        if queued:
-            env["api.sync.dispatcher"]._trigger()
+            if configs.get(model_name):
+                env["api.sync.event"]._collect(
+                    model_name, by_id, configs[model_name], events, targets
+                )
+        if events:
+            env["api.sync.event"]._insert(events, targets, author=self.env.uid)
 
     @api.model
-    def _fan_out(self, model_name, by_id, sinks):
+    def _event_values(self, model_name, by_id):
+        """The events of one model's changes in this transaction, as column values."""
         Model = self.env[model_name]
-        alive = Model.browse([rid for rid, c in by_id.items() if c["kind"] in ("created", "updated")]).exists()
-        alive_ids = set(alive.ids)
-        base = {"model": model_name, "user_id": self.env.context.get("api_sync_author"),
-                "company_id": self.env.company.id}  # fmt: skip
         vals_list = []
         for rid, change in by_id.items():
             kind = change["kind"]
+            base = {"model": model_name, "res_id": rid}
             if kind == "batch":
                 vals_list.append({**base, "event_type": "batch.completed", "res_id": 0,
                                   "snapshot": change["snapshot"]})  # fmt: skip
             elif kind == "deleted":
-                vals_list.append({**base, "event_type": "record.deleted", "res_id": rid,
+                vals_list.append({**base, "event_type": "record.deleted",
                                   "snapshot": change.get("snapshot")})  # fmt: skip
-            elif rid in alive_ids and kind == "created":
-                vals_list.append({**base, "event_type": "record.created", "res_id": rid})
-            elif rid in alive_ids:
-                vals_list.append({**base, "event_type": "record.updated", "res_id": rid,
+            elif kind == "created":
+                vals_list.append({**base, "event_type": "record.created"})
+            elif kind == "updated":
+                vals_list.append({**base, "event_type": "record.updated",
                                   "changed_fields": sorted(change["fields"])})  # fmt: skip
                 new_state = Model.browse(rid).state if "old_state" in change else None
                 if new_state is not None and new_state != change["old_state"]:
-                    vals_list.append({**base, "event_type": "state.changed", "res_id": rid,
+                    vals_list.append({**base, "event_type": "state.changed",
                                       "changed_fields": ["state"], "old_state": change["old_state"],
                                       "new_state": new_state})  # fmt: skip
-        if not vals_list:
-            return False
-        events = self.create(vals_list)
-        queued = False
-        for sink in sinks:
-            wanted = events.filtered(lambda e, s=sink: s._sink_event_name(e.event_type))
-            if not wanted:
-                continue
-            live = wanted.filtered(lambda e: e.event_type in ("record.created", "record.updated",
-                                                              "state.changed"))
-            readable = sink._sink_filter(Model.browse(set(live.mapped("res_id")) & alive_ids))
-            names = sink._sink_field_names()
-            Data = self.env["api.sync.data"].with_user(sink.user_id)
-            rows = Data._serialize(readable.with_user(sink.user_id), ["id", *names])
-            values = {row.pop("id"): row for row in rows}
-            items = []
-            for event in wanted:
-                if event.event_type in ("record.deleted",):
-                    readers = by_id.get(event.res_id, {}).get("readers")
-                    if readers is not None and sink.id not in readers:
-                        continue  # the owner could not read the record before it was deleted
-                    if not Model.with_user(sink.user_id).has_access("read"):
-                        continue
-                    snapshot = event.snapshot or {}
-                    data = {name: snapshot.get(name) for name in names if name in snapshot}
-                elif event.event_type == "batch.completed":
-                    data = event.snapshot
-                elif event.res_id in values:
-                    data = values[event.res_id]
-                else:
-                    continue
-                items.append((event, data))
-            queued |= self._queue_deliveries(sink, items)
-        return queued
+        return vals_list
 
     @api.model
-    def _queue_deliveries(self, sink, items):
-        if not items:
-            return False
-        self.env["api.sync.delivery"].sudo().create(
-            [
-                {
-                    "event_id": event.id,
-                    "sink_model": sink._name,
-                    "sink_id": sink.id,
-                    "webhook_id": sink.id if sink._name == "api.sync.webhook" else False,
-                    "record_key": f"{event.model},{event.res_id}",
-                    "payload": sink._sink_payload(event, data),
-                }
-                for event, data in items
-            ]
+    def _collect(self, model_name, by_id, sinks, events, targets):
+        """Append one model's events to ``events`` and, for each sink of ``sinks`` (configs of
+        :meth:`~.api_sync_webhook.ApiSyncWebhook._active_sinks`) that receives one, a target
+        ``(event position, sink model, sink id, event name, record key, data)`` to ``targets``.
+
+        Decided here, on the records as committed: conditions, and whether the owner may read
+        the record. ``data`` is read here too when the subscription names its fields; with the
+        default field set it is read when the delivery is first sent (``None`` here).
+        """
+        Model = self.env[model_name]
+        first = len(events)
+        events.extend(self._event_values(model_name, by_id))
+        live = Model.browse(
+            dict.fromkeys(e["res_id"] for e in events[first:] if e["event_type"] in LIVE)
         )
-        return True
+        readable, values = {}, {}  # per owner: readable ids; per (owner, fields): data by id
+        for sink_model, sink_id, owner, names_by_type, conditions, field_names in sinks:
+            matching = None
+            for position in range(first, len(events)):
+                event = events[position]
+                event_type, res_id = event["event_type"], event["res_id"]
+                if event_type not in names_by_type:
+                    continue
+                if event_type == "record.deleted":
+                    readers = by_id[res_id].get("readers")
+                    if readers is not None and sink_id not in readers:
+                        continue  # the owner could not read the record before it was deleted
+                    names = self.env[sink_model].browse(sink_id)._sink_field_names()
+                    snapshot = event["snapshot"] or {}
+                    data = {name: snapshot[name] for name in names if name in snapshot}
+                elif event_type == "batch.completed":
+                    data = event["snapshot"]
+                else:
+                    if matching is None:
+                        if owner not in readable:
+                            readable[owner] = set(
+                                live.with_user(owner)._filtered_access("read").ids
+                            )
+                        matching = live.browse(readable[owner])
+                        if conditions:
+                            matching = matching.filtered_domain(conditions)
+                        matching = set(matching.ids)
+                    if res_id not in matching:
+                        continue
+                    data = None
+                    if field_names:
+                        key = (owner, field_names)
+                        if key not in values:
+                            values[key] = self._read_as(
+                                live.browse(readable[owner]), owner, field_names
+                            )
+                        data = values[key].get(res_id)
+                key = f"{model_name},{res_id}"
+                targets.append(
+                    (position + 1, sink_model, sink_id, names_by_type[event_type], key, data)
+                )
+
+    @api.model
+    def _read_as(self, records, owner, field_names):
+        """{id: data} of ``records`` with the ``field_names`` ``owner`` may read."""
+        Model = records.with_user(owner)
+        names = [
+            name for name in field_names
+            if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
+        ]  # fmt: skip
+        rows = self.env["api.sync.data"].with_user(owner)._serialize(Model, ["id", *names])
+        return {row.pop("id"): row for row in rows}
+
+    @api.model
+    def _insert(self, events, targets, author=None):
+        """Insert ``events`` and the deliveries of ``targets`` (see :meth:`_collect`) with one
+        statement, and wake the dispatcher unless it is already due to run."""
+        uid = author or self.env.uid
+        now = fields.Datetime.now()
+        events_json = [{"ord": position, **event} for position, event in enumerate(events, 1)]
+        targets_json = [
+            {"ord": ord_, "sink_model": model, "sink_id": sink_id, "name": name,
+             "record_key": key, "data": data}
+            for ord_, model, sink_id, name, key, data in targets
+        ]  # fmt: skip
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("api_sync.ir_cron_dispatch")
+        [(_queued, due)] = self.env.execute_query(
+            SQL(
+                """
+            WITH ev AS (
+                INSERT INTO api_sync_event (event_type, model, res_id, changed_fields, old_state,
+                       new_state, snapshot, user_id, company_id, create_uid, write_uid,
+                       create_date, write_date)
+                SELECT v.event_type, v.model, v.res_id, v.changed_fields, v.old_state,
+                       v.new_state, v.snapshot, %(uid)s,
+                       (SELECT company_id FROM res_users WHERE id = %(uid)s),
+                       %(uid)s, %(uid)s, %(now)s, %(now)s
+                  FROM jsonb_to_recordset(%(events)s::jsonb) AS v(ord int, event_type varchar,
+                       model varchar, res_id int, changed_fields jsonb, old_state varchar,
+                       new_state varchar, snapshot jsonb)
+                 ORDER BY v.ord
+             RETURNING id, event_type, model, res_id, changed_fields, old_state, new_state,
+                       user_id, company_id, create_date
+            ), dl AS (
+                INSERT INTO api_sync_delivery (event_id, sink_model, sink_id, webhook_id,
+                       record_key, payload, state, attempts, next_attempt_at, create_uid,
+                       write_uid, create_date, write_date)
+                SELECT ev.id, t.sink_model, t.sink_id,
+                       CASE WHEN t.sink_model = 'api.sync.webhook' THEN t.sink_id END,
+                       t.record_key,
+                       jsonb_build_object(
+                           'id', 'evt_' || ev.id,
+                           'event', t.name,
+                           'timestamp', to_char(ev.create_date, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                           'model', ev.model,
+                           'record_id', ev.res_id,
+                           'data', t.data,
+                           'changed_fields', COALESCE(ev.changed_fields, '[]'::jsonb),
+                           'metadata', jsonb_build_object(
+                               'user_id', ev.user_id, 'company_id', ev.company_id,
+                               'database', current_database()))
+                       || CASE WHEN ev.event_type = 'state.changed' THEN jsonb_build_object(
+                           'old_state', ev.old_state, 'new_state', ev.new_state)
+                          ELSE '{}'::jsonb END,
+                       'pending', 0, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s
+                  FROM jsonb_to_recordset(%(targets)s::jsonb) AS t(ord int, sink_model varchar,
+                       sink_id int, name varchar, record_key varchar, data jsonb)
+                  JOIN (SELECT *, row_number() OVER (ORDER BY id) AS ord FROM ev) AS ev
+                    ON ev.ord = t.ord
+             RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM dl),
+                   EXISTS (SELECT 1 FROM ir_cron_trigger
+                            WHERE cron_id = %(cron)s AND call_at <= %(now)s)
+            """,
+                uid=uid,
+                now=now,
+                events=json.dumps(events_json),
+                targets=json.dumps(targets_json),
+                cron=cron_id,
+            )
+        )
+        if targets:
+            self.env["api.sync.dispatcher"]._trigger(pending=due)

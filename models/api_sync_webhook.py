@@ -3,15 +3,20 @@ import json
 import psycopg2.errors
 import requests
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL, ormcache
 
 from ..tools import delivery as transport
 from ..tools import query, signing, tokens, urlguard
 from ..tools.errors import NotFound, ValidationFailed, field_error
-from ..tools.policy import is_secret_field
 
-EVENT_TYPES = ("record.created", "record.updated", "record.deleted", "state.changed", "batch.completed")
+EVENT_TYPES = (
+    "record.created",
+    "record.updated",
+    "record.deleted",
+    "state.changed",
+    "batch.completed",
+)
 SHORT_EVENTS = {"create": "record.created", "update": "record.updated", "delete": "record.deleted"}
 AUTH_TYPES = ("none", "bearer", "basic", "header")
 
@@ -53,7 +58,9 @@ class ApiSyncWebhook(models.Model):
         string="Event Names", required=True, help="Event names as registered (long or short form)."
     )
     events_display = fields.Char(string="Events", compute="_compute_events_display")
-    field_names = fields.Json(string="Fields", help="Fields sent in `data`; empty: the default set.")
+    field_names = fields.Json(
+        string="Fields", help="Fields sent in `data`; empty: the default set."
+    )
     conditions = fields.Json(help="Domain the record must match at commit time.")
     auth_type = fields.Selection(
         [(kind, kind.title()) for kind in AUTH_TYPES], default="none", required=True
@@ -75,10 +82,14 @@ class ApiSyncWebhook(models.Model):
 
     def _compute_delivery_counts(self):
         Delivery = self.env["api.sync.delivery"]
-        total = dict(Delivery._read_group([("webhook_id", "in", self.ids)], ["webhook_id"], ["__count"]))
+        total = dict(
+            Delivery._read_group([("webhook_id", "in", self.ids)], ["webhook_id"], ["__count"])
+        )
         dead = dict(
             Delivery._read_group(
-                [("webhook_id", "in", self.ids), ("state", "=", "dead")], ["webhook_id"], ["__count"]
+                [("webhook_id", "in", self.ids), ("state", "=", "dead")],
+                ["webhook_id"],
+                ["__count"],
             )
         )
         for webhook in self:
@@ -88,11 +99,26 @@ class ApiSyncWebhook(models.Model):
     # -- registry of tracked models ------------------------------------------------------------
     @api.model
     @ormcache()
+    def _active_sinks(self):
+        """{model: ((sink model, id, owner id, {event type: registered name}, conditions,
+        field names), ...)} of the active subscriptions, cached until they change: it is read
+        on every captured write."""
+        self.flush_model(["model_name", "state", "events", "conditions", "field_names", "user_id"])
+        self.env.cr.execute(
+            "SELECT model_name, id, user_id, events, conditions, field_names"
+            " FROM api_sync_webhook WHERE state = 'active' ORDER BY id"
+        )
+        sinks = {}
+        for model_name, sink_id, owner, events, conditions, names in self.env.cr.fetchall():
+            names_by_type = {SHORT_EVENTS.get(name, name): name for name in reversed(events or [])}
+            config = (self._name, sink_id, owner, names_by_type, conditions, tuple(names or ()))
+            sinks.setdefault(model_name, []).append(config)
+        return {model_name: tuple(configs) for model_name, configs in sinks.items()}
+
+    @api.model
     def _tracked_models(self):
         """Models with at least one active subscription: only their changes are captured."""
-        self.flush_model(["model_name", "state"])
-        self.env.cr.execute("SELECT DISTINCT model_name FROM api_sync_webhook WHERE state = 'active'")
-        return frozenset(row[0] for row in self.env.cr.fetchall())
+        return self._active_sinks().keys()
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -107,8 +133,15 @@ class ApiSyncWebhook(models.Model):
         res = super().write(vals)
         if {"state", "model_name"} & set(vals):
             self.env.registry.clear_cache()
-            held = self.env["api.sync.delivery"].sudo().search(
-                [("webhook_id", "in", self.ids), ("state", "in", ("pending", "retry", "on_hold"))]
+            held = (
+                self.env["api.sync.delivery"]
+                .sudo()
+                .search(
+                    [
+                        ("webhook_id", "in", self.ids),
+                        ("state", "in", ("pending", "retry", "on_hold")),
+                    ]
+                )
             )
             held.filtered(lambda d: d.webhook_id.state != "active" and d.state != "on_hold").write(
                 {"state": "on_hold"}
@@ -127,13 +160,18 @@ class ApiSyncWebhook(models.Model):
     @api.model
     def _normalize_events(self, events):
         if not isinstance(events, list) or not events:
-            raise field_error("events", _("events must be a non-empty list"), events, "events")
+            raise field_error(
+                "events", self.env._("events must be a non-empty list"), events, "events"
+            )
         for event in events:
             if SHORT_EVENTS.get(event, event) not in EVENT_TYPES:
                 raise field_error(
                     "events",
-                    _("Unknown event %(e)s; known: %(k)s", e=event,
-                      k=", ".join(EVENT_TYPES + tuple(SHORT_EVENTS))),
+                    self.env._(
+                        "Unknown event %(e)s; known: %(k)s",
+                        e=event,
+                        k=", ".join(EVENT_TYPES + tuple(SHORT_EVENTS)),
+                    ),
                     event,
                     "events",
                 )
@@ -152,15 +190,27 @@ class ApiSyncWebhook(models.Model):
         if not auth:
             return "none", {}
         if not isinstance(auth, dict) or auth.get("type") not in AUTH_TYPES:
-            raise field_error("authentication.type", _("authentication.type must be one of %s",
-                                                        ", ".join(AUTH_TYPES)), None, "auth")
+            raise field_error(
+                "authentication.type",
+                self.env._("authentication.type must be one of %s", ", ".join(AUTH_TYPES)),
+                None,
+                "auth",
+            )
         kind = auth["type"]
-        required = {"bearer": ["token"], "basic": ["username", "password"],
-                    "header": ["name", "value"], "none": []}[kind]
+        required = {
+            "bearer": ["token"],
+            "basic": ["username", "password"],
+            "header": ["name", "value"],
+            "none": [],
+        }[kind]
         for key in required:
             if not isinstance(auth.get(key), str) or not auth[key]:
-                raise field_error(f"authentication.{key}", _("authentication.%s is required", key),
-                                  None, "auth")
+                raise field_error(
+                    f"authentication.{key}",
+                    self.env._("authentication.%s is required", key),
+                    None,
+                    "auth",
+                )
         return kind, {key: auth[key] for key in required}
 
     @api.model
@@ -171,11 +221,13 @@ class ApiSyncWebhook(models.Model):
         if not partial or "model" in payload:
             model = payload.get("model")
             if not isinstance(model, str):
-                raise field_error("model", _("model is required"), None, "required")
+                raise field_error("model", self.env._("model is required"), None, "required")
             try:
                 Data._model(identity, model, "read")
             except NotFound:  # the endpoint exists: an unknown model is bad input here
-                raise field_error("model", _("Unknown model %s", model), model, "model") from None
+                raise field_error(
+                    "model", self.env._("Unknown model %s", model), model, "model"
+                ) from None
             vals["model_name"] = model
         Model = self.env[vals.get("model_name") or payload.get("_current_model")]
         if not partial or "url" in payload:
@@ -186,10 +238,10 @@ class ApiSyncWebhook(models.Model):
         if "fields" in payload:
             names = payload["fields"] or []
             if not isinstance(names, list):
-                raise field_error("fields", _("fields must be a list"), names, "type")
+                raise field_error("fields", self.env._("fields must be a list"), names, "type")
             Data._read_field_names(Model, [n for n in names if isinstance(n, str)])
             if len(names) != len([n for n in names if isinstance(n, str)]):
-                raise field_error("fields", _("fields must be field names"), names, "type")
+                raise field_error("fields", self.env._("fields must be field names"), names, "type")
             vals["field_names"] = names
         if "conditions" in payload or "filters" in payload:
             conditions = payload.get("conditions")
@@ -202,8 +254,12 @@ class ApiSyncWebhook(models.Model):
             vals["auth_type"], vals["auth_config"] = self._check_auth(payload["authentication"])
         if "status" in payload:
             if payload["status"] not in ("active", "paused"):
-                raise field_error("status", _("status must be active or paused"), payload["status"],
-                                  "status")
+                raise field_error(
+                    "status",
+                    self.env._("status must be active or paused"),
+                    payload["status"],
+                    "status",
+                )
             vals["state"] = payload["status"]
         return vals
 
@@ -211,7 +267,7 @@ class ApiSyncWebhook(models.Model):
     def _filters_to_domain(self, filters):
         """``{"customer_rank": [">", 0]}`` (events/subscribe) to ``[["customer_rank", ">", 0]]``."""
         if not isinstance(filters, dict):
-            raise field_error("filters", _("filters must be an object"), filters, "type")
+            raise field_error("filters", self.env._("filters must be an object"), filters, "type")
         domain = []
         for name, condition in filters.items():
             if isinstance(condition, list) and len(condition) == 2:
@@ -261,14 +317,7 @@ class ApiSyncWebhook(models.Model):
     # -- sink interface (used by the outbox and the dispatcher) --------------------------------
     @api.model
     def _sinks_for(self, model_name):
-        return self.sudo().search([("model_name", "=", model_name), ("state", "=", "active")])
-
-    def _sink_event_name(self, event_type):
-        """The name this subscription registered for ``event_type`` (None: not subscribed)."""
-        for name in self.events or []:
-            if SHORT_EVENTS.get(name, name) == event_type:
-                return name
-        return None
+        return self.sudo().browse(config[1] for config in self._active_sinks().get(model_name, ()))
 
     def _sink_field_names(self):
         """Fields sent in ``data``: the registered ones, else the default set; only those the
@@ -282,33 +331,18 @@ class ApiSyncWebhook(models.Model):
             if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
         ]  # fmt: skip
 
-    def _sink_filter(self, records):
-        """The records this subscription receives: readable by its owner, matching conditions."""
-        records = records.with_user(self.user_id).with_context(active_test=False)
-        records = records._filtered_access("read")
-        if self.conditions:
-            records = records.filtered_domain(self.conditions)
-        return records
-
-    def _sink_payload(self, event, data):
-        self.ensure_one()
-        payload = {
-            "id": f"evt_{event.id}",
-            "event": self._sink_event_name(event.event_type) or event.event_type,
-            "timestamp": event.create_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "model": event.model,
-            "record_id": event.res_id,
-            "data": data,
-            "changed_fields": event.changed_fields or [],
-            "metadata": {
-                "user_id": event.user_id.id or None,
-                "company_id": event.company_id.id or None,
-                "database": self.env.cr.dbname,
-            },
-        }
-        if event.event_type == "state.changed":
-            payload["old_state"], payload["new_state"] = event.old_state, event.new_state
-        return payload
+    def _sink_record_data(self, delivery):
+        """``data`` of a record event with the default field set, read as the owner when the
+        delivery is first sent; ``{}`` when the record is gone or no longer readable."""
+        event = delivery.event_id
+        record = self.env[event.model].with_user(self.user_id).browse(event.res_id)
+        record = record.with_context(active_test=False).exists()._filtered_access("read")
+        if not record:
+            return {}
+        Data = self.env["api.sync.data"].with_user(self.user_id)
+        [row] = Data._serialize(record, ["id", *self._sink_field_names()])
+        row.pop("id")
+        return row
 
     def _sink_send(self, delivery, session):
         """POST the delivery's payload, signed; raises a transport error on failure."""
@@ -317,6 +351,10 @@ class ApiSyncWebhook(models.Model):
             urlguard.check_url(self.url, **self._url_policy())
         except ValidationFailed as exc:
             raise transport.RetryableError(f"address refused: {exc.message}") from None
+        if delivery.payload["data"] is None:
+            # first attempt with the default field set: read the record now, and keep it for
+            # the retries (same webhook-id, same body)
+            delivery.payload = {**delivery.payload, "data": self._sink_record_data(delivery)}
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         timestamp = int(fields.Datetime.now().timestamp())
         headers = {
@@ -378,11 +416,14 @@ class ApiSyncWebhook(models.Model):
             if webhook._lock_health():
                 webhook.failing_since = now
             return
-        days = int(self.env["ir.config_parameter"].sudo().get_param(
-            "api_sync.webhook_disable_after_days", 3))
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("api_sync.webhook_disable_after_days", 3)
+        )
         too_long = webhook.failing_since <= fields.Datetime.subtract(now, days=days)
         if too_long and webhook._lock_health():
-            webhook._disable(_("Failing for %(d)s days: %(r)s", d=days, r=reason))
+            webhook._disable(self.env._("Failing for %(d)s days: %(r)s", d=days, r=reason))
 
     def _sink_gone(self, reason):
         webhook = self.sudo()
@@ -395,7 +436,7 @@ class ApiSyncWebhook(models.Model):
             webhook.activity_schedule(
                 "mail.mail_activity_data_warning",
                 user_id=webhook.client_id.user_id.id or webhook.user_id.id,
-                summary=_("Webhook %s disabled", webhook.identifier),
+                summary=self.env._("Webhook %s disabled", webhook.identifier),
                 note=reason,
             )
 

@@ -13,7 +13,9 @@ class ResConfigSettings(models.TransientModel):
         default=30,
     )
     api_sync_rate_limit_hour = fields.Integer(
-        string="Requests per Hour (per user)", config_parameter="api_sync.rate_limit_hour", default=1000
+        string="Requests per Hour (per user)",
+        config_parameter="api_sync.rate_limit_hour",
+        default=1000,
     )
     api_sync_rate_limit_minute = fields.Integer(
         string="Requests per Minute (per user)",
@@ -29,7 +31,9 @@ class ResConfigSettings(models.TransientModel):
         string="Maximum Request Body (MB)", config_parameter="api_sync.max_body_mb", default=10
     )
     api_sync_search_limit_cap = fields.Integer(
-        string="Maximum Records per Search", config_parameter="api_sync.search_limit_cap", default=1000
+        string="Maximum Records per Search",
+        config_parameter="api_sync.search_limit_cap",
+        default=1000,
     )
     api_sync_batch_max_operations = fields.Integer(
         string="Maximum Operations per Batch",
@@ -47,7 +51,8 @@ class ResConfigSettings(models.TransientModel):
     api_sync_webhook_allow_private_networks = fields.Boolean(
         string="Allow Private Network Receivers",
         config_parameter="api_sync.webhook_allow_private_networks",
-        help="Lifts the check that webhook hosts resolve to public addresses (on-premise receivers).",
+        help="Lifts the check that webhook hosts resolve to public addresses "
+        "(on-premise receivers).",
     )
     api_sync_webhook_disable_after_days = fields.Integer(
         string="Disable Webhooks Failing for (days)",

@@ -21,7 +21,10 @@ class ApiSyncHttpCase(HttpCase):
             email="api_user@example.com",
         )
         cls.api_key = (
-            cls.env["res.users.apikeys"].with_user(cls.api_user).sudo()._generate(None, "tests", None)
+            cls.env["res.users.apikeys"]
+            .with_user(cls.api_user)
+            .sudo()
+            ._generate(None, "tests", None)
         )
         cls.client_user = new_test_user(
             cls.env,

@@ -6,6 +6,7 @@ test cursor), commits a subscription and its deliveries, runs ``_dispatch_batch`
 threads with one real cursor each, committing like the cron does, and removes everything it
 committed afterwards (``finally``), so the database is left as it was found.
 """
+# pylint: disable=invalid-commit
 
 import collections
 import logging
@@ -87,7 +88,9 @@ class TestDispatchConcurrency(TransactionCase):
                     {"event_id": event.id, "sink_model": "api.sync.webhook", "sink_id": webhook.id,
                      "webhook_id": webhook.id, "record_key": f"{event.model},{event.res_id}",
                      "next_attempt_at": past,
-                     "payload": webhook._sink_payload(event, {"name": f"industry {event.res_id}"})}
+                     "payload": {"id": f"evt_{event.id}", "event": event.event_type,
+                                 "model": event.model, "record_id": event.res_id,
+                                 "data": {"name": f"industry {event.res_id}"}}}
                     for event in events
                 ])  # fmt: skip
                 created["deliveries"] = deliveries.ids

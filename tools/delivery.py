@@ -6,11 +6,14 @@ dispatcher turns them into the next state of the delivery.
 
 import email.utils
 import http.client
+import logging
 import random
 import time
 
 import requests
 import urllib3
+
+_logger = logging.getLogger(__name__)
 
 RESPONSE_CAP = 64 * 1024  # bytes of a response body that are read, at most
 EXCERPT = 1000  # characters of it kept on the delivery
@@ -125,5 +128,5 @@ def _read_capped(response, budget=10):
         requests.RequestException,
         urllib3.exceptions.HTTPError,
     ):
-        pass
+        _logger.debug("response body cut short", exc_info=True)  # keep what was read
     return data[: EXCERPT * 4].decode(errors="replace")[:EXCERPT], oversized
