@@ -169,15 +169,13 @@ class ApiCall:
         return error.status, payload
 
     def _log(self, status, payload):
-        client = (
-            request.env["api.sync.client"]
-            .sudo()
-            .browse(self.identity.client_id if self.identity else 0)
-        )
+        client = request.env["api.sync.client"].sudo()
+        if self.identity and self.identity.client_id:
+            client = client.browse(self.identity.client_id)
         values = {
             "request_id": self.request_id,
-            "client_id": client.id or False,
-            "user_id": self.identity.uid if self.identity else False,
+            "client_id": client.id or None,
+            "user_id": self.identity.uid if self.identity else None,
             "method": request.httprequest.method,
             "path": request.httprequest.path[:512],
             "model": self.model,
@@ -189,7 +187,7 @@ class ApiCall:
         if client.log_bodies:
             values["request_body"] = self._raw_body.decode(errors="replace")[:100000]
             values["response_body"] = json.dumps(payload, default=str)[:100000]
-        request.env["api.sync.request.log"].sudo().create(values)
+        request.env["api.sync.request.log"].sudo()._record(values)
 
 
 def api_route(routes, methods, *, authenticated=True, idempotent=False):

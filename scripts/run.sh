@@ -50,5 +50,5 @@ EOF
 cd "$ODOO_ROOT"
 PYTHONPATH="$ODOO_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m odoo \
     --addons-path="$ADDONS_PATH" --data-dir="$DATA_DIR" "${DB_ARGS[@]}" \
-    -d "$DB" --db-filter="^${DB}\$" \
+    -d "$DB" --db-filter="^${DB}\$" --no-database-list \
     --http-interface=127.0.0.1 --http-port="$PORT" --workers="${API_SYNC_WORKERS:-0}" "$@"
