@@ -27,7 +27,7 @@ lint:
 	bash scripts/lint.sh $(ARGS)
 
 bench:
-	$(PYTHON) bench/run.py $(ARGS)
+	bash bench/run.sh $(ARGS)
 
 # The embedded cluster (scripts/env.sh) lives in .state/pg (or in /tmp behind the .state/pg
 # symlink) and runs as the postgres user when we are root: stop it before deleting its files.

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmark of api_sync against Odoo's own ORM and /json/2 (issues 2, 3 and 4): `make bench`.
+#
+# 1. finds Odoo 19 and PostgreSQL (scripts/env.sh; the embedded cluster is started if needed),
+# 2. creates a fresh database (dropped first) with api_sync installed,
+# 3. runs bench/run.py: it starts a real Odoo server (--workers=2 --max-cron-threads=1) and a
+#    local webhook receiver on 127.0.0.1, measures, stops them and prints the table (also
+#    written to bench/results/latest.txt),
+# 4. drops the database (KEEP_DB=1 keeps it).
+#
+# Environment:
+#   API_SYNC_BENCH_DB    database name (default api_sync_bench)
+#   API_SYNC_BENCH_PORT  first TCP port tried for Odoo's HTTP and gevent ports (default 18869)
+#   KEEP_DB=1            keep the database after the run
+#   BENCH_QUICK=1        fewer requests (a smoke run of the script, figures less stable)
+#   BENCH_SERVER_LOG_LEVEL  log level of the benchmarked server (default warn; its log is
+#                        bench/results/server.log, the install's bench/results/install.log)
+# Arguments are passed to bench/run.py (see `python3 bench/run.py --help`).
+# Benchmarks are not tests: the exit status is non-zero only when a measurement could not run.
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+
+find_odoo
+find_pg
+export PGUSER="${PGUSER:-odoo}"
+
+DB="${API_SYNC_BENCH_DB:-api_sync_bench}"
+DATA_DIR="$STATE_DIR/data"
+RESULTS="$ADDON_DIR/bench/results"
+INSTALL_LOG="$RESULTS/install.log"
+mkdir -p "$DATA_DIR" "$RESULTS"
+
+psql_admin() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
+drop_db() {
+    psql_admin -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
+    rm -rf "${DATA_DIR:?}/filestore/$DB"
+}
+# shellcheck disable=SC2317  # (called through the EXIT trap)
+cleanup() {
+    trap - EXIT INT TERM
+    if [ "${KEEP_DB:-0}" = 1 ]; then
+        echo "KEEP_DB=1: keeping database $DB"
+    else
+        drop_db || echo "warning: could not drop database $DB" >&2
+    fi
+}
+
+drop_db || die "cannot reach PostgreSQL as user $PGUSER to drop/create database $DB"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+readarray -t DB_ARGS < <(odoo_db_args)
+export PYTHONPATH="$ODOO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+echo "Odoo:     $ODOO_ROOT"
+echo "Database: $DB on ${PGHOST}:${PGPORT} (user $PGUSER)"
+echo "Installing api_sync in a fresh database (log: $INSTALL_LOG) ..."
+started=$SECONDS
+if ! (cd "$ODOO_ROOT" && exec "$PYTHON" -m odoo \
+        --addons-path="$ADDONS_PATH" --data-dir="$DATA_DIR" "${DB_ARGS[@]}" \
+        -d "$DB" --db-filter="^${DB}\$" -i api_sync --stop-after-init \
+        --http-interface=127.0.0.1 --workers=0 --max-cron-threads=0 --log-level=warn \
+        </dev/null >"$INSTALL_LOG" 2>&1); then
+    tail -n 30 "$INSTALL_LOG" >&2
+    die "installing api_sync in database $DB failed (see $INSTALL_LOG)"
+fi
+echo "Installed in $((SECONDS - started)) s"
+
+cd "$ODOO_ROOT"
+set +e
+"$PYTHON" "$ADDON_DIR/bench/run.py" \
+    --db "$DB" \
+    --addons-path "$ADDONS_PATH" \
+    --data-dir "$DATA_DIR" \
+    --results "$RESULTS" \
+    --port-start "${API_SYNC_BENCH_PORT:-18869}" \
+    "$@" \
+    -- "${DB_ARGS[@]}"
+rc=$?
+set -e
+exit "$rc"
