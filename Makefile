@@ -14,7 +14,7 @@ help:
 	@echo "make test   install api_sync in a fresh database and run its tests (scripts/test.sh);"
 	@echo "            e.g. make test ARGS=\"--test-tags /api_sync:TestAuth\", KEEP_DB=1 keeps the database"
 	@echo "make lint   ruff + pylint-odoo (scripts/lint.sh)"
-	@echo "make bench  run the benchmark ($(PYTHON) bench/run.py)"
+	@echo "make bench  benchmarks against a real server (bench/run.sh), figures in bench/results/"
 	@echo "make clean  stop the embedded PostgreSQL and delete .state/ (ALL its databases)"
 
 run:

@@ -132,8 +132,7 @@ class Client:
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if path.startswith("/json/2/"):
-            headers["X-Odoo-Database"] = self.db
+        headers["X-Odoo-Database"] = self.db  # both APIs: no database discovery per request
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -191,6 +190,7 @@ class Processes:
                 "-d",
                 self.args.db,
                 f"--db-filter=^{self.args.db}$",
+                "--no-database-list",
                 "--http-interface=127.0.0.1",
                 f"--http-port={http_port}",
                 f"--gevent-port={gevent_port}",
