@@ -30,24 +30,7 @@ RESULTS="$ADDON_DIR/bench/results"
 INSTALL_LOG="$RESULTS/install.log"
 mkdir -p "$DATA_DIR" "$RESULTS"
 
-psql_admin() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
-drop_db() {
-    psql_admin -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
-    rm -rf "${DATA_DIR:?}/filestore/$DB"
-}
-# shellcheck disable=SC2317  # (called through the EXIT trap)
-cleanup() {
-    trap - EXIT INT TERM
-    if [ "${KEEP_DB:-0}" = 1 ]; then
-        echo "KEEP_DB=1: keeping database $DB"
-    else
-        drop_db || echo "warning: could not drop database $DB" >&2
-    fi
-}
-
-drop_db || die "cannot reach PostgreSQL as user $PGUSER to drop/create database $DB"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+disposable_db
 
 readarray -t DB_ARGS < <(odoo_db_args)
 export PYTHONPATH="$ODOO_ROOT${PYTHONPATH:+:$PYTHONPATH}"

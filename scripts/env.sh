@@ -126,3 +126,30 @@ odoo_db_args() {
     [ -n "${PGPASSWORD:-}" ] && args+=(--db_password "$PGPASSWORD")
     printf '%s\n' "${args[@]}"
 }
+
+# Administrative psql on the server found by find_pg.
+psql_admin() {
+    PGOPTIONS="-c client_min_messages=warning" "${PG_BIN:+$PG_BIN/}psql" -X -q \
+        -v ON_ERROR_STOP=1 -d postgres "$@"
+}
+
+# A database that exists for one run: dropped (with its filestore) now and on exit, unless
+# KEEP_DB=1. Needs DB and DATA_DIR.
+drop_db() {
+    psql_admin -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
+    rm -rf "${DATA_DIR:?}/filestore/$DB"
+}
+# shellcheck disable=SC2317  # (called through the EXIT trap)
+release_db() {
+    trap - EXIT INT TERM
+    if [ "${KEEP_DB:-0}" = 1 ]; then
+        echo "KEEP_DB=1: keeping database $DB (filestore in $DATA_DIR/filestore/$DB)"
+    else
+        drop_db || echo "warning: could not drop database $DB" >&2
+    fi
+}
+disposable_db() {
+    drop_db || die "cannot reach PostgreSQL as user ${PGUSER:-} to drop/create database $DB"
+    trap release_db EXIT
+    trap 'exit 130' INT TERM
+}

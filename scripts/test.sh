@@ -57,25 +57,7 @@ else:
 EOF
 )" || die "cannot find a free HTTP port"
 
-psql_admin() { PGOPTIONS="-c client_min_messages=warning" "${PG_BIN:+$PG_BIN/}psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
-
-drop_db() {
-    psql_admin -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
-    rm -rf "${DATA_DIR:?}/filestore/$DB"
-}
-
-cleanup() {
-    trap - EXIT INT TERM
-    if [ "${KEEP_DB:-0}" = 1 ]; then
-        echo "KEEP_DB=1: keeping database $DB (filestore in $DATA_DIR/filestore/$DB)"
-    else
-        drop_db || echo "warning: could not drop database $DB" >&2
-    fi
-}
-
-drop_db || die "cannot reach PostgreSQL as user $PGUSER to drop/create database $DB"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+disposable_db
 
 readarray -t DB_ARGS < <(odoo_db_args)
 ODOO_CMD=(
@@ -133,7 +115,7 @@ STATUS=("${PIPESTATUS[@]}")
 set -e
 ODOO_RC="${STATUS[0]}"
 
-cleanup
+release_db
 
 # Judge the run from the full log; the last line printed is the count.
 ODOO_RC="$ODOO_RC" DB="$DB" LOG="$LOG" "$PYTHON" - <<'EOF'
