@@ -118,14 +118,23 @@ class ApiSyncData(models.AbstractModel):
         return names
 
     @api.model
-    def _serialize(self, records, names):
-        """JSON dicts of ``records`` with ``names``, in the API's field formats."""
+    def _serialize(self, records, names, searched=False):
+        """JSON dicts of ``records`` with ``names``, in the API's field formats.
+
+        ``searched``: the records come from :meth:`_search_fetch`, which checked the access and
+        fetched the fields, so they are formatted from the cache as ``search_read`` does.
+        """
         Model = records.browse()
         types = {name: Model._fields[name].type for name in names}
-        return [
-            {name: convert.value_out(types[name], row[name]) for name in names}
-            for row in records.read([n for n in names if n != "id"])
-        ]
+        fnames = [n for n in names if n != "id"]
+        rows = records._read_format(fnames) if searched else records.read(fnames)
+        return [{name: convert.value_out(types[name], row[name]) for name in names} for row in rows]
+
+    @api.model
+    def _search_fetch(self, Model, domain, names, **kwargs):
+        """Matching records with ``names`` fetched in the same query (like ``search_read``)."""
+        field_names = [n for n in names if n != "id"]
+        return self._query(Model.search_fetch, domain, field_names=field_names, **kwargs)
 
     # -- input values --------------------------------------------------------------------------
     @api.model
@@ -376,12 +385,12 @@ class ApiSyncData(models.AbstractModel):
         domain, names, order = self._search_params(Model, params)
         limit = query.parse_int("limit", params.get("limit"), 80, 1, self._limit_cap())
         offset = query.parse_int("offset", params.get("offset"), 0)
-        records = self._query(Model.search, domain, offset=offset, limit=limit, order=order)
+        records = self._search_fetch(Model, domain, names, offset=offset, limit=limit, order=order)
         if len(records) < limit and (records or not offset):
             count = offset + len(records)  # the last page: no need to count
         else:
             count = self._query(Model.search_count, domain)
-        return {"count": count, "records": self._serialize(records, names)}
+        return {"count": count, "records": self._serialize(records, names, searched=True)}
 
     @api.model
     def _list(self, identity, model_name, params, base_path):
@@ -390,8 +399,8 @@ class ApiSyncData(models.AbstractModel):
         page = query.parse_int("page", params.get("page"), 1, 1)
         per_page = query.parse_int("per_page", params.get("per_page"), 50, 1, self._limit_cap())
         total = self._query(Model.search_count, domain)
-        records = self._query(
-            Model.search, domain, offset=(page - 1) * per_page, limit=per_page, order=order
+        records = self._search_fetch(
+            Model, domain, names, offset=(page - 1) * per_page, limit=per_page, order=order
         )
         pages = max(-(-total // per_page), 1)
 
@@ -401,7 +410,7 @@ class ApiSyncData(models.AbstractModel):
             return f"{base_path}?" + urlencode({**params, "page": target}, doseq=True)
 
         return {
-            "data": self._serialize(records, names),
+            "data": self._serialize(records, names, searched=True),
             "pagination": {
                 "total": total,
                 "page": page,
