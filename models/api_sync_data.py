@@ -92,14 +92,19 @@ class ApiSyncData(models.AbstractModel):
         return (*names, "create_date", "write_date")
 
     @api.model
+    def _readable(self, Model, names):
+        """The ``names`` that are fields of ``Model`` its user may read (the others dropped)."""
+        return [
+            name
+            for name in names
+            if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
+        ]
+
+    @api.model
     def _read_field_names(self, Model, requested):
         """Validated field names to read: the requested ones, else the default set."""
         if not requested:
-            return [
-                name
-                for name in self._default_field_names(Model._name)
-                if Model._has_field_access(Model._fields[name], "read")
-            ]
+            return self._readable(Model, self._default_field_names(Model._name))
         names = ["id"] if "id" not in requested else []
         for name in requested:
             field = Model._fields.get(name)

@@ -197,11 +197,8 @@ class ApiSyncEvent(models.Model):
     def _read_as(self, records, owner, field_names):
         """{id: data} of ``records`` with the ``field_names`` ``owner`` may read."""
         Model = records.with_user(owner)
-        names = [
-            name for name in field_names
-            if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
-        ]  # fmt: skip
-        rows = self.env["api.sync.data"].with_user(owner)._serialize(Model, ["id", *names])
+        Data = self.env["api.sync.data"].with_user(owner)
+        rows = Data._serialize(Model, ["id", *Data._readable(Model, field_names)])
         return {row.pop("id"): row for row in rows}
 
     @api.model

@@ -325,11 +325,7 @@ class ApiSyncWebhook(models.Model):
         with it every write on the model)."""
         Data = self.env["api.sync.data"]
         Model = self.env[self.model_name].with_user(self.user_id)
-        names = self.field_names or Data._default_field_names(self.model_name)
-        return [
-            name for name in names
-            if name in Model._fields and Model._has_field_access(Model._fields[name], "read")
-        ]  # fmt: skip
+        return Data._readable(Model, self.field_names or Data._default_field_names(self.model_name))
 
     def _sink_record_data(self, delivery):
         """``data`` of a record event with the default field set, read as the owner when the

@@ -70,10 +70,14 @@ class ApiSyncHttpCase(HttpCase):
             API + path, method=method, json=json, headers=headers, params=params, data=data
         )
 
+    def login_attempt(self, credentials):
+        """``POST /auth/login`` with ``credentials``, without a token; the raw response."""
+        return self.api("POST", "/auth/login", json=credentials, token=False)
+
     def login(self, **credentials):
         """Log in; returns the ``data`` part of the answer (tokens and user)."""
         credentials = credentials or {"username": "api_user", "password": "api_user_pw"}
-        response = self.api("POST", "/auth/login", json=credentials, token=False)
+        response = self.login_attempt(credentials)
         self.assertEqual(response.status_code, 200, response.text)
         return response.json()["data"]
 

@@ -24,12 +24,7 @@ class TestAuthLogin(ApiSyncHttpCase):
         )
 
     def test_login_with_password(self):
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "api_user", "password": "api_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "api_user", "password": "api_user_pw"})
         self.assertEqual(response.status_code, 200, response.text)
         body = response.json()
         self.assertIs(body["success"], True)
@@ -70,9 +65,7 @@ class TestAuthLogin(ApiSyncHttpCase):
         self.assertEqual(self.login()["expires_in"], 120)
 
     def test_wrong_password(self):
-        response = self.api(
-            "POST", "/auth/login", json={"username": "api_user", "password": "nope"}, token=False
-        )
+        response = self.login_attempt({"username": "api_user", "password": "nope"})
         error = self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         self.assertNotIn("access_token", response.text)
         self.assertIn("WWW-Authenticate", response.headers)
@@ -80,58 +73,39 @@ class TestAuthLogin(ApiSyncHttpCase):
         self.assertFalse(self.env["api.sync.session"].search([("user_id", "=", self.api_user.id)]))
 
     def test_unknown_user(self):
-        response = self.api(
-            "POST", "/auth/login", json={"username": "nobody", "password": "x"}, token=False
-        )
+        response = self.login_attempt({"username": "nobody", "password": "x"})
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
 
     def test_archived_user(self):
         self.api_user.active = False
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "api_user", "password": "api_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "api_user", "password": "api_user_pw"})
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
 
     def test_wrong_client_secret(self):
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"client_id": self.client.identifier, "client_secret": "cs_wrong"},
-            token=False,
+        response = self.login_attempt(
+            {"client_id": self.client.identifier, "client_secret": "cs_wrong"}
         )
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         self.assertFalse(self.env["api.sync.session"].search([("client_id", "=", self.client.id)]))
 
     def test_unknown_client(self):
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"client_id": "cl_unknown", "client_secret": self.client_secret},
-            token=False,
+        response = self.login_attempt(
+            {"client_id": "cl_unknown", "client_secret": self.client_secret}
         )
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
 
     def test_archived_client_cannot_log_in(self):
         self.client.active = False
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"client_id": self.client.identifier, "client_secret": self.client_secret},
-            token=False,
+        response = self.login_attempt(
+            {"client_id": self.client.identifier, "client_secret": self.client_secret}
         )
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
 
     def test_rotated_client_secret(self):
         """After a rotation the old secret is refused and the new one works."""
         new_secret = self.client._generate_secret()
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"client_id": self.client.identifier, "client_secret": self.client_secret},
-            token=False,
+        response = self.login_attempt(
+            {"client_id": self.client.identifier, "client_secret": self.client_secret}
         )
         self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         self.assertTrue(self.login(client_id=self.client.identifier, client_secret=new_secret))
@@ -140,12 +114,7 @@ class TestAuthLogin(ApiSyncHttpCase):
         new_test_user(
             self.env, login="plain_user", password="plain_user_pw", groups="base.group_user"
         )
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "plain_user", "password": "plain_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "plain_user", "password": "plain_user_pw"})
         self.assertApiError(response, 403, "PERMISSION_DENIED")
         self.assertNotIn("access_token", response.text)
 
@@ -158,17 +127,15 @@ class TestAuthLogin(ApiSyncHttpCase):
             {"username": "", "password": ""},
         ):
             with self.subTest(body=body):
-                response = self.api("POST", "/auth/login", json=body, token=False)
+                response = self.login_attempt(body)
                 self.assertApiError(response, 400, "VALIDATION_ERROR")
 
     def test_credentials_of_the_wrong_type(self):
-        response = self.api(
-            "POST", "/auth/login", json={"username": ["api_user"], "password": 1}, token=False
-        )
+        response = self.login_attempt({"username": ["api_user"], "password": 1})
         self.assertApiError(response, 400, "VALIDATION_ERROR")
 
     def test_login_body_must_be_an_object(self):
-        response = self.api("POST", "/auth/login", json=["api_user", "api_user_pw"], token=False)
+        response = self.login_attempt(["api_user", "api_user_pw"])
         self.assertApiError(response, 400, "VALIDATION_ERROR")
 
     def test_login_needs_post(self):

@@ -167,12 +167,7 @@ class TestClientPolicy(ApiSyncHttpCase):
         )
         self.assertApiError(response, 400, "VALIDATION_ERROR", field="password")
         # the password did not change: the old one still authenticates, the new one does not
-        bad = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "client_user", "password": "hacked_pw_1"},
-            token=False,
-        )
+        bad = self.login_attempt({"username": "client_user", "password": "hacked_pw_1"})
         self.assertApiError(bad, 401, "AUTHENTICATION_ERROR")
         self.env["res.users"].browse(self.client_user.id).with_user(
             self.client_user
@@ -193,12 +188,7 @@ class TestClientPolicy(ApiSyncHttpCase):
     # -- who may use the API at all ------------------------------------------------------------
     def test_user_without_api_group_cannot_log_in(self):
         new_test_user(self.env, login="outsider", password="outsider_pw", groups="base.group_user")
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "outsider", "password": "outsider_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "outsider", "password": "outsider_pw"})
         self.assertApiError(response, 403, "PERMISSION_DENIED")
         self.assertFalse(self.env["api.sync.session"].search([("user_id.login", "=", "outsider")]))
 

@@ -157,30 +157,15 @@ class TestRateLimit(ApiSyncHttpCase):
         self.env["ir.config_parameter"].set_param("api_sync.login_max_failures", "3")
         start_in_fresh_window(900)
         for _i in range(3):
-            response = self.api(
-                "POST",
-                "/auth/login",
-                json={"username": "api_user", "password": "wrong"},
-                token=False,
-            )
+            response = self.login_attempt({"username": "api_user", "password": "wrong"})
             self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         # even the right password is refused now
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "api_user", "password": "api_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "api_user", "password": "api_user_pw"})
         self.assertApiError(response, 429, "RATE_LIMIT_EXCEEDED")
         self.assertGreater(int(response.headers["Retry-After"]), 0)
         self.assertNotIn("access_token", response.text)
         # the username is case-insensitive for the throttle
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "API_USER", "password": "api_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "API_USER", "password": "api_user_pw"})
         self.assertApiError(response, 429, "RATE_LIMIT_EXCEEDED")
         # other users (same IP) can still log in
         self.assertTrue(
@@ -200,13 +185,9 @@ class TestRateLimit(ApiSyncHttpCase):
         start_in_fresh_window(900)
         body = {"client_id": self.client.identifier, "client_secret": "cs_wrong"}
         for _i in range(3):
-            self.assertApiError(
-                self.api("POST", "/auth/login", json=body, token=False), 401, "AUTHENTICATION_ERROR"
-            )
+            self.assertApiError(self.login_attempt(body), 401, "AUTHENTICATION_ERROR")
         body["client_secret"] = self.client_secret
-        self.assertApiError(
-            self.api("POST", "/auth/login", json=body, token=False), 429, "RATE_LIMIT_EXCEEDED"
-        )
+        self.assertApiError(self.login_attempt(body), 429, "RATE_LIMIT_EXCEEDED")
 
     def test_failed_logins_are_throttled_per_ip(self):
         """An address that keeps failing on many usernames is stopped (limit x5 per IP)."""
@@ -215,14 +196,7 @@ class TestRateLimit(ApiSyncHttpCase):
         self.env["ir.config_parameter"].set_param("base.login_cooldown_after", "0")
         start_in_fresh_window(900)
         for i in range(10):
-            response = self.api(
-                "POST", "/auth/login", json={"username": f"guess{i}", "password": "x"}, token=False
-            )
+            response = self.login_attempt({"username": f"guess{i}", "password": "x"})
             self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
-        response = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "api_user", "password": "api_user_pw"},
-            token=False,
-        )
+        response = self.login_attempt({"username": "api_user", "password": "api_user_pw"})
         self.assertApiError(response, 429, "RATE_LIMIT_EXCEEDED")

@@ -89,23 +89,15 @@ class TestRequestLog(ApiSyncHttpCase):
         self.client.log_bodies = True
         ping = self.api("GET", "/ping", token=False)
         self.assertEqual(self.log_of(ping).status, 200)
-        login = self.api(
-            "POST",
-            "/auth/login",
-            json={"client_id": self.client.identifier, "client_secret": self.client_secret},
-            token=False,
+        login = self.login_attempt(
+            {"client_id": self.client.identifier, "client_secret": self.client_secret}
         )
         self.assertEqual(login.status_code, 200, login.text)
         log = self.log_of(login)
         self.assertEqual(log.path, "/api/sync/v1/auth/login")
         self.assertNotIn(self.client_secret, log.request_body or "")
         self.assertNotIn(login.json()["data"]["refresh_token"], log.response_body or "")
-        bad = self.api(
-            "POST",
-            "/auth/login",
-            json={"username": "api_user", "password": "wrong_pw"},
-            token=False,
-        )
+        bad = self.login_attempt({"username": "api_user", "password": "wrong_pw"})
         log = self.log_of(bad)
         self.assertEqual((log.status, log.error_code), (401, "AUTHENTICATION_ERROR"))
         self.assertNotIn("wrong_pw", log.request_body or "")
