@@ -12,6 +12,7 @@
     "data": [
         "security/api_sync_security.xml",
         "security/ir.model.access.csv",
+        "security/api_sync_rules.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "views/api_sync_menus.xml",

@@ -26,10 +26,13 @@ from ..tools.errors import (
     ValidationFailed,
     from_exception,
 )
+from ..tools.safejson import load_json
 
 _logger = logging.getLogger(__name__)
 
 PREFIX = "/api/sync/v1"
+MAX_IDEMPOTENCY_KEY = 255
+_ID = re.compile(r"[0-9]{1,10}")
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
@@ -88,10 +91,7 @@ class ApiCall:
         if not self._raw_body.strip():
             self.body = {}
             return
-        try:
-            self.body = json.loads(self._raw_body)
-        except ValueError as exc:
-            raise ValidationFailed(f"Malformed JSON body: {exc}", {"constraint": "json"}) from None
+        self.body = load_json(self._raw_body, "body")
 
     def bearer_token(self):
         match = _BEARER.match(request.httprequest.headers.get("Authorization", ""))
@@ -111,6 +111,11 @@ class ApiCall:
         key = request.httprequest.headers.get("Idempotency-Key")
         if not (self.idempotent and key and self.identity):
             return None
+        if len(key) > MAX_IDEMPOTENCY_KEY:
+            raise ValidationFailed(
+                f"Idempotency-Key longer than {MAX_IDEMPOTENCY_KEY} characters",
+                {"field": "Idempotency-Key", "constraint": "max_length"},
+            )
         Keys = request.env["api.sync.idempotency.key"].sudo()
         digest = Keys._hash(request.httprequest.method, request.httprequest.path, self._raw_body)
         return Keys, key, digest
@@ -176,6 +181,7 @@ class ApiCall:
             "request_id": self.request_id,
             "client_id": client.id or None,
             "user_id": self.identity.uid if self.identity else None,
+            "company_id": request.env.user.company_id.id if self.identity else None,
             "method": request.httprequest.method,
             "path": request.httprequest.path[:512],
             "model": self.model,
@@ -187,6 +193,11 @@ class ApiCall:
         if client.log_bodies:
             values["request_body"] = self._raw_body.decode(errors="replace")[:100000]
             values["response_body"] = json.dumps(payload, default=str)[:100000]
+        # PostgreSQL text cannot hold NUL: a path like /res.partner/1%00 is still logged
+        values = {
+            name: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+            for name, value in values.items()
+        }
         request.env["api.sync.request.log"].sudo()._record(values)
 
 
@@ -225,6 +236,6 @@ def api_route(routes, methods, *, authenticated=True, idempotent=False):
 
 def parse_id(raw):
     """A record id from the URL; 400 when it is not a positive integer."""
-    if not str(raw).isdigit() or not 0 < int(raw) < 2**31:  # ids are PostgreSQL int4
+    if not _ID.fullmatch(str(raw)) or not 0 < int(raw) < 2**31:  # ids are PostgreSQL int4
         raise ValidationFailed(f"Invalid record id {raw!r}", {"field": "id", "value": raw})
     return int(raw)

@@ -1,3 +1,4 @@
+from . import res_users
 from . import api_sync_client
 from . import api_sync_client_rule
 from . import api_sync_session

@@ -2,6 +2,7 @@ import time
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessDenied
+from odoo.sql_db import Cursor
 from odoo.tools import SQL
 
 from ..tools import tokens
@@ -53,21 +54,24 @@ class ApiSyncAuth(models.AbstractModel):
     # -- login, refresh, logout ----------------------------------------------------------------
     @api.model
     def _login_password(self, login, password, remote_addr=None, user_agent=None):
-        """Log in with an Odoo login and a password or API key; returns the token payload."""
-        self._check_login_throttle([f"login:user:{login.lower()}", f"login:ip:{remote_addr}"])
+        """Log in with an Odoo login and a password or API key; returns the token payload.
+
+        A wrong password and the right password of a user outside the API group get the same
+        answer: the API does not tell which logins exist or have which rights.
+        """
+        keys = [f"login:user:{login.lower()}", f"login:ip:{remote_addr}"]
+        self._count_login_attempt(keys)
         try:
             auth_info = self.env["res.users"].authenticate(
                 {"type": "password", "login": login, "password": password},
                 {"interactive": False},
             )
+            user = self.env["res.users"].browse(auth_info["uid"])
+            if not user.has_group(USER_GROUP):
+                raise AccessDenied()
         except AccessDenied:
-            raise self._login_failure(
-                self.env._("Invalid username or password"),
-                [f"login:user:{login.lower()}", f"login:ip:{remote_addr}"],
-            ) from None
-        user = self.env["res.users"].browse(auth_info["uid"])
-        if not user.has_group(USER_GROUP):
-            raise PermissionDenied(self.env._("This user is not allowed to use the sync API."))
+            raise AuthenticationError(self.env._("Invalid username or password")) from None
+        self._count_login_attempt(keys, -1)
         lifetime_days = self._param("refresh_lifetime_days", 30)
         session = self._open_session(user, None, "password", lifetime_days, remote_addr, user_agent)
         return self._token_payload(session, self._param("token_lifetime", 3600))
@@ -76,12 +80,13 @@ class ApiSyncAuth(models.AbstractModel):
     def _login_client(self, identifier, secret, remote_addr=None, user_agent=None):
         """Log in with client credentials; returns the token payload."""
         keys = [f"login:client:{identifier}", f"login:ip:{remote_addr}"]
-        self._check_login_throttle(keys)
+        self._count_login_attempt(keys)
         client = (
             self.env["api.sync.client"].sudo().search([("identifier", "=", identifier)], limit=1)
         )
         if not (client and client.secret_hash and tokens.same_secret(secret, client.secret_hash)):
-            raise self._login_failure(self.env._("Invalid client credentials"), keys)
+            raise AuthenticationError(self.env._("Invalid client credentials"))
+        self._count_login_attempt(keys, -1)
         if not client.user_id.active:
             raise AuthenticationError(self.env._("The client's user is archived"))
         session = self._open_session(
@@ -107,7 +112,12 @@ class ApiSyncAuth(models.AbstractModel):
             )
             error.after_rollback = revoke_family
             raise error
-        if session.state != "active" or not session.user_id.active:
+        user = session.user_id
+        if (
+            session.state != "active"
+            or not user.active
+            or session.token_version != user.api_sync_token_version
+        ):
             raise AuthenticationError(self.env._("Session expired or revoked"))
         if session.client_id and not session.client_id.active:
             raise AuthenticationError(self.env._("Client disabled"))
@@ -134,6 +144,7 @@ class ApiSyncAuth(models.AbstractModel):
                     "user_id": user.id,
                     "client_id": client.id if client else False,
                     "auth_method": method,
+                    "token_version": user.sudo().api_sync_token_version,
                     "remote_addr": remote_addr,
                     "user_agent": (user_agent or "")[:256],
                     "expires_at": fields.Datetime.add(fields.Datetime.now(), days=lifetime_days),
@@ -163,13 +174,31 @@ class ApiSyncAuth(models.AbstractModel):
         }
 
     @api.model
-    def _check_login_throttle(self, keys):
+    def _count_login_attempt(self, keys, delta=1):
+        """Count a login attempt on each of ``keys`` *before* its credentials are evaluated
+        (``delta=-1`` gives it back once they proved right); 429 past the limit.
+
+        Each count is committed at once, in its own READ COMMITTED transaction: concurrent
+        attempts queue on the counter row and each sees the others', so no more than the limit
+        is ever evaluated, and a failure stays counted whatever happens to the request.
+        """
         limit = self._param("login_max_failures", 10)
         counter = self.env["api.sync.rate.counter"]
-        for key in keys:
+        if not isinstance(self.env.cr, Cursor):
+            # a test cursor (HttpCase): every cursor shares the test's transaction, so "commit"
+            # the count on this one (a savepoint), which the request's rollback then keeps
+            hits = {key: counter._add(key, LOGIN_THROTTLE_WINDOW, delta) for key in keys}
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        else:
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                hits = {key: counter._add(key, LOGIN_THROTTLE_WINDOW, delta, cr=cr) for key in keys}
+        if delta < 0:
+            return
+        for key, count in hits.items():
             # an IP address may be shared by several people: allow it more failures
             key_limit = limit * 5 if key.startswith("login:ip:") else limit
-            if counter._count(key, LOGIN_THROTTLE_WINDOW) >= key_limit:
+            if count > key_limit:
                 now = int(time.time())
                 raise RateLimitExceeded(
                     self.env._("Too many failed logins, try again later"),
@@ -177,18 +206,6 @@ class ApiSyncAuth(models.AbstractModel):
                         "Retry-After": str(LOGIN_THROTTLE_WINDOW - now % LOGIN_THROTTLE_WINDOW)
                     },
                 )
-
-    @api.model
-    def _login_failure(self, message, keys):
-        """An authentication error that counts a failed login once the request is rolled back."""
-
-        def count_failure(env):
-            for key in keys:
-                env["api.sync.rate.counter"]._hit(key, [(LOGIN_THROTTLE_WINDOW, 0)])
-
-        error = AuthenticationError(message)
-        error.after_rollback = count_failure
-        return error
 
     # -- per-request authentication ------------------------------------------------------------
     @api.model
@@ -214,7 +231,10 @@ class ApiSyncAuth(models.AbstractModel):
         rows = self.env.execute_query(
             SQL(
                 """
-            SELECT s.user_id, s.revoked, s.expires_at < now() AT TIME ZONE 'UTC', u.active,
+            SELECT s.user_id,
+                   s.revoked OR COALESCE(s.token_version, 0)
+                       <> COALESCE(u.api_sync_token_version, 0),
+                   s.expires_at < now() AT TIME ZONE 'UTC', u.active,
                    c.id, c.active, c.rate_limit_minute, c.rate_limit_hour
               FROM api_sync_session s
               JOIN res_users u ON u.id = s.user_id

@@ -57,6 +57,7 @@ class ApiSyncBatch(models.AbstractModel):
             lenient=Data._check_lenient(identity, options),
             strict=options["transaction"] and not options["continue_on_error"],
             trace_id=trace_id,
+            namespaces=Data._xmlid_namespaces(identity),
         )
         results = run.execute(ops, stop_on_error=not options["continue_on_error"])
         failed = [result for result in results if not result["success"]]
@@ -69,7 +70,9 @@ class ApiSyncBatch(models.AbstractModel):
         summary = {"total": len(ops), "succeeded": len(ops) - len(failed), "failed": len(failed)}
         if model_name in self.env["api.sync.webhook"]._tracked_models():
             self.env["api.sync.event"]._capture_batch(
-                model_name, {**summary, "request_id": trace_id}
+                model_name,
+                {**summary, "request_id": trace_id},
+                owner=(identity.client_id, identity.uid),
             )
         return {"success": not failed, "summary": summary, "results": results}
 
@@ -77,13 +80,14 @@ class ApiSyncBatch(models.AbstractModel):
 class _BatchRun:
     """The execution of one batch: strict (all-or-nothing, fail fast) or one savepoint per op."""
 
-    def __init__(self, data, model, *, lenient, strict, trace_id):
+    def __init__(self, data, model, *, lenient, strict, trace_id, namespaces):
         self.data = data
         self.model = model
         self.env = model.env
         self.lenient = lenient
         self.strict = strict
         self.trace_id = trace_id
+        self.namespaces = namespaces
         self.first_error = None
 
     def execute(self, ops, stop_on_error):
@@ -148,7 +152,7 @@ class _BatchRun:
         if op["method"] == "delete":
             self.data._delete_record(self.data._browse_one(Model, op["id"]), op["options"])
             return {"id": op["id"]}
-        record = self.data._upsert_target(Model, op)
+        record = self.data._upsert_target(Model, op, self.namespaces)
         data = dict(op["data"]) if record else {**op.get("match", {}), **op["data"]}
         [vals] = self.data._prepare_vals_list(Model, [data], lenient=self.lenient)
         if record:
@@ -156,7 +160,7 @@ class _BatchRun:
             return {"id": record.id, "created": False}
         record = Model.create(vals)
         if op.get("external_id"):
-            self.data._register_external_id(record, op["external_id"])
+            self.data._register_external_id(record, op["external_id"], self.namespaces)
         return {"id": record.id, "created": True}
 
     def _create_run(self, ops, start, end):

@@ -89,6 +89,7 @@ class ApiSyncClient(models.Model):
     def action_rotate_secret(self):
         """Generate a new secret, revoke the client's tokens and show the secret once."""
         self.ensure_one()
+        self.check_access("write")
         secret = self._generate_secret()
         self.session_ids._revoke("secret rotated")
         wizard = self.env["api.sync.client.secret"].create({"client_id": self.id, "secret": secret})
@@ -103,10 +104,12 @@ class ApiSyncClient(models.Model):
 
     def action_revoke_tokens(self):
         """Revoke every access and refresh token issued to these clients."""
+        self.check_access("write")
         self.session_ids._revoke("revoked by a manager")
 
     def action_view_sessions(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("api_sync.action_api_sync_session")
         action["domain"] = [("client_id", "=", self.id)]
         return action

@@ -26,6 +26,7 @@ QUIET_CONTEXT = {
     "mail_create_nolog": True,
     "mail_auto_subscribe_no_notify": True,
 }
+XMLID_NAMESPACE = "__api_sync__"
 OPERATION_OF_METHOD = {"create": "create", "update": "write", "delete": "delete", "upsert": "write"}
 
 
@@ -72,7 +73,8 @@ class ApiSyncData(models.AbstractModel):
 
     @api.model
     def _fields_of(self, model_name):
-        return self.env[model_name]._fields
+        """The fields of ``model_name`` the caller may read (for domains and orders)."""
+        return _ReadableFields(self.env[model_name])
 
     @api.model
     @ormcache("model_name")
@@ -172,9 +174,7 @@ class ApiSyncData(models.AbstractModel):
                 or not Model._has_field_access(field, "write")
             ):
                 raise field_error(name, self.env._("Field %s is read-only", name), None, "readonly")
-            if lenient:
-                vals[name] = value
-            elif field.type == "many2one":
+            if field.type == "many2one":
                 vals[name] = convert.record_id(name, value) if value not in (None, False) else False
                 if vals[name]:
                     refs.setdefault((name, field.comodel_name), set()).add(vals[name])
@@ -196,12 +196,13 @@ class ApiSyncData(models.AbstractModel):
 
     @api.model
     def _check_refs(self, refs):
-        """Linked records must exist and be readable by the caller."""
+        """Linked records must exist and be readable by the caller; one that exists but is not
+        readable gets the same answer as a missing one (no oracle on other companies' ids)."""
         for (name, comodel), ids in refs.items():
             if not ids:
                 continue
             records = self.env[comodel].browse(ids)
-            missing = set(ids) - set(records.exists().ids)
+            missing = set(ids) - set(records.exists()._filtered_access("read").ids)
             if missing:
                 raise field_error(
                     name,
@@ -211,21 +212,17 @@ class ApiSyncData(models.AbstractModel):
                     sorted(missing),
                     "exists",
                 )
-            if len(records._filtered_access("read")) != len(records):
-                raise PermissionDenied(
-                    self.env._("%(f)s: you cannot read the linked %(m)s record", f=name, m=comodel),
-                    {"field": name},
-                )
 
     @api.model
     def _browse_one(self, Model, record_id):
-        record = Model.browse(record_id)
-        if not record.exists():
+        """The record ``record_id``; 404 when it is missing or the caller may not read it (the
+        same answer for both, so ids of other companies cannot be probed)."""
+        record = Model.browse(record_id).exists()._filtered_access("read")
+        if not record:
             raise NotFound(
                 self.env._("%(m)s %(id)s not found", m=Model._name, id=record_id),
                 {"model": Model._name, "id": record_id},
             )
-        record.check_access("read")
         return record
 
     @api.model
@@ -428,12 +425,36 @@ class ApiSyncData(models.AbstractModel):
 
     # -- upsert --------------------------------------------------------------------------------
     @api.model
-    def _upsert_target(self, Model, op):
+    def _xmlid_namespaces(self, identity):
+        """Modules an upsert's ``external_id`` may live in; the first one is the default."""
+        if identity.client_id:
+            return (f"{XMLID_NAMESPACE[:-2]}_{identity.client_id}__", XMLID_NAMESPACE)
+        return (XMLID_NAMESPACE,)
+
+    @api.model
+    def _external_xmlid(self, external_id, namespaces):
+        """``module.name`` of an ``external_id``; 400 outside the caller's ``namespaces`` (ids of
+        Odoo or other modules are neither looked up nor created)."""
+        module, dot, name = external_id.partition(".")
+        if not dot:
+            module, name = namespaces[0], external_id
+        if module not in namespaces or not name:
+            raise field_error(
+                "external_id",
+                self.env._(
+                    "external_id must be a name, or module.name with module one of %s",
+                    ", ".join(namespaces),
+                ),
+                external_id,
+                "namespace",
+            )
+        return f"{module}.{name}"
+
+    @api.model
+    def _upsert_target(self, Model, op, namespaces):
         """The record an upsert operation updates, or an empty recordset to create."""
         if op.get("external_id"):
-            xmlid = (
-                op["external_id"] if "." in op["external_id"] else f"__import__.{op['external_id']}"
-            )
+            xmlid = self._external_xmlid(op["external_id"], namespaces)
             record = self.env.ref(xmlid, raise_if_not_found=False)
             if record is not None and record._name != Model._name:
                 raise field_error(
@@ -456,10 +477,23 @@ class ApiSyncData(models.AbstractModel):
         return records
 
     @api.model
-    def _register_external_id(self, record, external_id):
-        module, _dot, name = (
-            external_id.partition(".") if "." in external_id else ("__import__", ".", external_id)
-        )
+    def _register_external_id(self, record, external_id, namespaces):
+        module, _dot, name = self._external_xmlid(external_id, namespaces).partition(".")
         self.env["ir.model.data"].sudo().create(
             {"module": module, "name": name, "model": record._name, "res_id": record.id}
         )
+
+
+class _ReadableFields:
+    """``{name: field}`` view of a model's fields restricted to those its user may read."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model):
+        self._model = model
+
+    def get(self, name, default=None):
+        field = self._model._fields.get(name)
+        if field is None or not self._model._has_field_access(field, "read"):
+            return default
+        return field

@@ -26,7 +26,7 @@ class ApiSyncDelivery(models.Model):
     record_key = fields.Char(
         required=True, help="model,id: deliveries of one key keep their order."
     )
-    payload = fields.Json()
+    payload = fields.Json(groups="api_sync.group_api_sync_manager")
     state = fields.Selection(
         [
             ("pending", "Pending"),
@@ -165,6 +165,7 @@ class ApiSyncDelivery(models.Model):
     # -- replay --------------------------------------------------------------------------------
     def action_redeliver(self):
         """Queue these deliveries again (dead ones included), as a fresh series of attempts."""
+        self.check_access("write")
         self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
         self.env["api.sync.dispatcher"]._trigger()
 

@@ -33,7 +33,10 @@ class ApiSyncEvent(models.Model):
     changed_fields = fields.Json()
     old_state = fields.Char()
     new_state = fields.Char()
-    snapshot = fields.Json(help="Last known values of a deleted record; summary of a batch.")
+    snapshot = fields.Json(
+        groups="api_sync.group_api_sync_manager",
+        help="Last known values of a deleted record; summary of a batch.",
+    )
     user_id = fields.Many2one("res.users", ondelete="set null")
     company_id = fields.Many2one("res.company", ondelete="set null")
     delivery_ids = fields.One2many("api.sync.delivery", "event_id")
@@ -68,11 +71,13 @@ class ApiSyncEvent(models.Model):
                     change["old_state"] = old_states.get(record_id)
 
     @api.model
-    def _capture_batch(self, model_name, summary):
-        """Queue a ``batch.completed`` event for ``model_name`` with the batch's summary."""
+    def _capture_batch(self, model_name, summary, owner=None):
+        """Queue a ``batch.completed`` event for ``model_name`` with the batch's summary;
+        ``owner`` (client id, user id) made the batch: only its own subscriptions receive it."""
         self._changes()[model_name][("batch", len(self._changes()[model_name]))] = {
             "kind": "batch",
             "snapshot": summary,
+            "owner": owner,
         }
 
     @api.model
@@ -119,7 +124,8 @@ class ApiSyncEvent(models.Model):
             base = {"model": model_name, "res_id": rid}
             if kind == "batch":
                 vals_list.append({**base, "event_type": "batch.completed", "res_id": 0,
-                                  "snapshot": change["snapshot"]})  # fmt: skip
+                                  "snapshot": change["snapshot"],
+                                  "owner": change.get("owner")})  # fmt: skip
             elif kind == "deleted":
                 vals_list.append({**base, "event_type": "record.deleted",
                                   "snapshot": change.get("snapshot")})  # fmt: skip
@@ -167,6 +173,8 @@ class ApiSyncEvent(models.Model):
                     snapshot = event["snapshot"] or {}
                     data = {name: snapshot[name] for name in names if name in snapshot}
                 elif event_type == "batch.completed":
+                    if not self.env[sink_model].browse(sink_id)._receives_batch_of(event["owner"]):
+                        continue  # another client's or user's batch
                     data = event["snapshot"]
                 else:
                     if matching is None:
@@ -175,7 +183,11 @@ class ApiSyncEvent(models.Model):
                                 live.with_user(owner)._filtered_access("read").ids
                             )
                         matching = live.browse(readable[owner])
-                        if conditions:
+                        if conditions and not self.env[sink_model].browse(
+                            sink_id
+                        )._owner_may_filter(conditions):
+                            matching = live.browse()  # a condition on a field it cannot read
+                        elif conditions:
                             matching = matching.filtered_domain(conditions)
                         matching = set(matching.ids)
                     if res_id not in matching:

@@ -97,19 +97,28 @@ class ApiSyncRateCounter(models.Model):
         return headers, max(over, key=lambda item: item[2]) if over else None
 
     @api.model
-    def _count(self, key, window_size, now=None):
-        """Hits of ``key`` in the current window (no increment)."""
+    def _add(self, key, window_size, delta=1, now=None, cr=None):
+        """Add ``delta`` to the hits of ``key`` in the current window, atomically, on ``cr``
+        (default: this environment's); returns the new count."""
         now = int(now or time.time())
-        rows = self.env.execute_query(
+        cr = cr or self.env.cr
+        cr.execute(
             SQL(
-                """SELECT hits FROM api_sync_rate_counter
-                    WHERE key = %s AND window_size = %s AND bucket = %s""",
+                """
+            INSERT INTO api_sync_rate_counter (key, window_size, bucket, hits)
+            VALUES (%s, %s, %s, GREATEST(%s, 0))
+            ON CONFLICT (key, window_size, bucket)
+            DO UPDATE SET hits = GREATEST(api_sync_rate_counter.hits + %s, 0)
+            RETURNING hits
+            """,
                 key,
                 window_size,
                 now - now % window_size,
+                delta,
+                delta,
             )
         )
-        return rows[0][0] if rows else 0
+        return cr.fetchone()[0]
 
     @api.autovacuum
     def _gc_counters(self):

@@ -11,6 +11,9 @@ class ApiSyncRequestLog(models.Model):
     request_id = fields.Char(string="Request ID", required=True, index=True, readonly=True)
     client_id = fields.Many2one("api.sync.client", ondelete="set null", index=True, readonly=True)
     user_id = fields.Many2one("res.users", ondelete="set null", readonly=True)
+    company_id = fields.Many2one(
+        "res.company", ondelete="set null", index=True, readonly=True, help="The caller's company."
+    )
     method = fields.Char(readonly=True)
     path = fields.Char(readonly=True)
     model = fields.Char(readonly=True, index=True)
@@ -23,8 +26,8 @@ class ApiSyncRequestLog(models.Model):
     error_code = fields.Char(readonly=True, index=True)
     duration_ms = fields.Float(string="Duration (ms)", readonly=True, aggregator="avg")
     remote_addr = fields.Char(string="IP Address", readonly=True)
-    request_body = fields.Text(readonly=True)
-    response_body = fields.Text(readonly=True)
+    request_body = fields.Text(readonly=True, groups="api_sync.group_api_sync_manager")
+    response_body = fields.Text(readonly=True, groups="api_sync.group_api_sync_manager")
 
     @api.depends("status")
     def _compute_status_class(self):

@@ -20,6 +20,9 @@ class ApiSyncSession(models.Model):
     revoked = fields.Boolean(index=True)
     revoked_at = fields.Datetime()
     revoke_reason = fields.Char()
+    token_version = fields.Integer(
+        readonly=True, help="The user's token version at login: the session dies when it changes."
+    )
     refresh_token_ids = fields.One2many("api.sync.refresh.token", "session_id")
     state = fields.Selection(
         [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")],
@@ -45,6 +48,7 @@ class ApiSyncSession(models.Model):
 
     def action_revoke(self):
         """Revoke these sessions: their access and refresh tokens stop working at once."""
+        self.check_access("write")
         self._revoke("revoked by a manager")
 
     @api.autovacuum

@@ -8,7 +8,7 @@ from odoo.tools import SQL, ormcache
 
 from ..tools import delivery as transport
 from ..tools import query, signing, tokens, urlguard
-from ..tools.errors import NotFound, ValidationFailed, field_error
+from ..tools.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 
 EVENT_TYPES = (
     "record.created",
@@ -228,6 +228,10 @@ class ApiSyncWebhook(models.Model):
                 raise field_error(
                     "model", self.env._("Unknown model %s", model), model, "model"
                 ) from None
+            if not self.env[model].has_access("read"):
+                raise PermissionDenied(
+                    self.env._("You may not read %s records", model), {"model": model}
+                )
             vals["model_name"] = model
         Model = self.env[vals.get("model_name") or payload.get("_current_model")]
         if not partial or "url" in payload:
@@ -298,6 +302,26 @@ class ApiSyncWebhook(models.Model):
         if identity.client_id:
             return [("client_id", "=", identity.client_id)]
         return [("client_id", "=", False), ("user_id", "=", identity.uid)]
+
+    def _receives_batch_of(self, owner):
+        """Whether a batch made by ``owner`` ((client id, user id)) is this subscription's own
+        (``batch.completed`` reaches the subscriptions of the batch's client or user only)."""
+        self.ensure_one()
+        client_id, uid = owner or (0, 0)
+        if client_id:
+            return self.client_id.id == client_id
+        return not self.client_id and self.user_id.id == uid
+
+    def _owner_may_filter(self, conditions):
+        """Whether the owner may read every field ``conditions`` touch (at registration and at
+        delivery: a condition on an unreadable field would be an oracle on its values)."""
+        self.ensure_one()
+        Data = self.env["api.sync.data"].with_user(self.user_id)
+        try:
+            query.check_domain(self.model_name, conditions, Data._fields_of, "conditions")
+        except ValidationFailed:
+            return False
+        return True
 
     def _to_api(self):
         self.ensure_one()
@@ -445,10 +469,12 @@ class ApiSyncWebhook(models.Model):
 
     def action_send_test(self):
         """Queue a ``ping`` event to these subscriptions."""
+        self.check_access("write")
         self.env["api.sync.event"]._emit_ping(self)
 
     def action_view_deliveries(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("api_sync.action_api_sync_delivery")
         action["domain"] = [("webhook_id", "=", self.id)]
         return action

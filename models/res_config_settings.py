@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.exceptions import AccessError
 
 
 class ResConfigSettings(models.TransientModel):
@@ -68,5 +69,7 @@ class ResConfigSettings(models.TransientModel):
     )
 
     def action_api_sync_rotate_signing_key(self):
-        """Rotate the JWT signing key: every issued token stops working."""
+        """Rotate the JWT signing key: every issued token stops working (Settings admins only)."""
+        if not self.env.is_system():
+            raise AccessError(self.env._("Only administrators may rotate the API signing key."))
         self.env["api.sync.auth"]._rotate_signing_key()

@@ -115,7 +115,8 @@ class TestAuthLogin(ApiSyncHttpCase):
             self.env, login="plain_user", password="plain_user_pw", groups="base.group_user"
         )
         response = self.login_attempt({"username": "plain_user", "password": "plain_user_pw"})
-        self.assertApiError(response, 403, "PERMISSION_DENIED")
+        # the same answer as a wrong password (issue #7: no login oracle)
+        self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         self.assertNotIn("access_token", response.text)
 
     def test_missing_credentials(self):

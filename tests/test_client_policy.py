@@ -189,7 +189,7 @@ class TestClientPolicy(ApiSyncHttpCase):
     def test_user_without_api_group_cannot_log_in(self):
         new_test_user(self.env, login="outsider", password="outsider_pw", groups="base.group_user")
         response = self.login_attempt({"username": "outsider", "password": "outsider_pw"})
-        self.assertApiError(response, 403, "PERMISSION_DENIED")
+        self.assertApiError(response, 401, "AUTHENTICATION_ERROR")
         self.assertFalse(self.env["api.sync.session"].search([("user_id.login", "=", "outsider")]))
 
     def test_removing_the_api_group_blocks_api_keys(self):

@@ -1,6 +1,6 @@
 """Odoo and database errors mapped to the spec's error table, with nothing written.
 
-access rights / record rules -> 403 PERMISSION_DENIED, missing record -> 404 NOT_FOUND,
+access rights -> 403 PERMISSION_DENIED, missing or hidden by record rules -> 404 NOT_FOUND,
 constraint and validation errors -> 400 VALIDATION_ERROR, unique violations -> 409
 DUPLICATE_RECORD.
 """
@@ -135,14 +135,15 @@ class TestErrorsMapping(ApiSyncDataCase):
         self.assertApiError(response, 403, "PERMISSION_DENIED")
         self.assertEqual(product.name, "Readable")
 
-    def test_record_rule_is_403(self):
-        """A record of another company exists, but the record rules hide it."""
+    def test_record_rule_is_404(self):
+        """A record of another company exists, but the record rules hide it: the same answer as
+        a missing record (issue #7: no oracle on other companies' ids)."""
         for method, json in (("GET", None), ("PUT", {"data": {"name": "Seen"}}), ("DELETE", None)):
             with self.subTest(method=method):
                 self.assertApiError(
                     self.api(method, f"/res.partner/{self.hidden.id}", json=json),
-                    403,
-                    "PERMISSION_DENIED",
+                    404,
+                    "NOT_FOUND",
                 )
         self.assertEqual(self.hidden.name, "Hidden Partner")
         # and it is not found by a search either
@@ -153,11 +154,12 @@ class TestErrorsMapping(ApiSyncDataCase):
         )
         self.assertEqual(result["count"], 0)
 
-    def test_many2one_to_unreadable_record_is_403(self):
+    def test_many2one_to_unreadable_record_is_400(self):
+        """Answered as a missing linked record (issue #7: no oracle on other companies' ids)."""
         response = self.api(
             "POST", "/res.partner", json={"data": {"name": "Sneaky", "parent_id": self.hidden.id}}
         )
-        error = self.assertApiError(response, 403, "PERMISSION_DENIED", field="parent_id")
+        error = self.assertApiError(response, 400, "VALIDATION_ERROR", field="parent_id")
         self.assertNotIn("Hidden Partner", error["message"])
         self.assertFalse(self.Partner.search([("name", "=", "Sneaky")]))
         response = self.api(
@@ -165,14 +167,14 @@ class TestErrorsMapping(ApiSyncDataCase):
             f"/res.partner/{self.partner.id}",
             json={"data": {"child_ids": [[6, 0, [self.hidden.id]]]}},
         )
-        self.assertApiError(response, 403, "PERMISSION_DENIED", field="child_ids")
+        self.assertApiError(response, 400, "VALIDATION_ERROR", field="child_ids")
         self.assertFalse(self.partner.child_ids)
         # in a batch: the error of the operation, nothing written
         response = self.api("POST", "/res.partner/batch", json={"operations": [
             {"method": "create", "data": {"name": "Sneaky 1"}},
             {"method": "create", "data": {"name": "Sneaky 2", "parent_id": self.hidden.id}},
         ]})  # fmt: skip
-        error = self.assertApiError(response, 403, "PERMISSION_DENIED", field="parent_id")
+        error = self.assertApiError(response, 400, "VALIDATION_ERROR", field="parent_id")
         self.assertEqual(error["details"]["index"], 1)
         self.assertFalse(self.Partner.search([("name", "like", "Sneaky")]))
 
@@ -183,14 +185,14 @@ class TestErrorsMapping(ApiSyncDataCase):
             "/res.partner",
             json={"data": {"name": "Elsewhere", "company_id": self.other_company.id}},
         )
-        self.assertApiError(response, 403, "PERMISSION_DENIED", field="company_id")
+        self.assertApiError(response, 400, "VALIDATION_ERROR", field="company_id")
         self.assertFalse(self.Partner.search([("name", "=", "Elsewhere")]))
         response = self.api(
             "PUT",
             f"/res.partner/{self.partner.id}",
             json={"data": {"company_id": self.other_company.id}},
         )
-        self.assertApiError(response, 403, "PERMISSION_DENIED", field="company_id")
+        self.assertApiError(response, 400, "VALIDATION_ERROR", field="company_id")
         self.assertFalse(self.partner.company_id)
 
     def test_technical_model_is_403(self):

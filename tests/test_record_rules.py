@@ -61,7 +61,7 @@ class TestRecordRules(ApiSyncHttpCase):
         for kind, token in self.tokens_of_user_a().items():
             with self.subTest(token=kind):
                 response = self.api("GET", f"/res.partner/{self.partner_b.id}", token=token)
-                error = self.assertApiError(response, 403, "PERMISSION_DENIED")
+                error = self.assertApiError(response, 404, "NOT_FOUND")
                 self.assertNotIn("Partner Of B", response.text)
                 self.assertNotIn("Traceback", error["message"])
                 # the own company's partner is readable
@@ -98,9 +98,9 @@ class TestRecordRules(ApiSyncHttpCase):
             json={"data": {"name": "Hijacked"}},
             token=token,
         )
-        self.assertApiError(response, 403, "PERMISSION_DENIED")
+        self.assertApiError(response, 404, "NOT_FOUND")
         response = self.api("DELETE", f"/res.partner/{self.partner_b.id}", token=token)
-        self.assertApiError(response, 403, "PERMISSION_DENIED")
+        self.assertApiError(response, 404, "NOT_FOUND")
         self.assertTrue(self.partner_b.exists())
         self.assertEqual(self.partner_b.name, "Partner Of B")
 
@@ -130,7 +130,7 @@ class TestRecordRules(ApiSyncHttpCase):
         self.client.user_id = self.user_a
         token = self.client_token()
         response = self.api("GET", f"/res.partner/{self.partner_b.id}", token=token)
-        self.assertApiError(response, 403, "PERMISSION_DENIED")
+        self.assertApiError(response, 404, "NOT_FOUND")
         self.assertEqual(
             self.search_names(token, [["name", "like", "Partner Of"]]), {"Partner Of A"}
         )

@@ -112,12 +112,12 @@ class TestUpsert(ApiSyncDataCase):
     def test_external_id(self):
         operation = {
             "method": "upsert",
-            "external_id": "shop.sku_100",
+            "external_id": "__api_sync__.sku_100",
             "data": {"name": "External", "default_code": "EXT-100"},
         }
         first = self.assertApiOk(self.upsert(operation))["results"][0]
         self.assertTrue(first["created"])
-        product = self.env.ref("shop.sku_100")
+        product = self.env.ref("__api_sync__.sku_100")
         self.assertEqual(product.id, first["id"])
         self.assertEqual(product._name, "product.product")
         operation["data"] = {"name": "External renamed"}
@@ -129,7 +129,7 @@ class TestUpsert(ApiSyncDataCase):
     def test_external_id_without_module(self):
         operation = {"method": "upsert", "external_id": "sku_200", "data": {"name": "Bare"}}
         first = self.assertApiOk(self.upsert(operation))["results"][0]
-        self.assertEqual(self.env.ref("__import__.sku_200").id, first["id"])
+        self.assertEqual(self.env.ref("__api_sync__.sku_200").id, first["id"])
         second = self.assertApiOk(self.upsert(operation))["results"][0]
         self.assertEqual(second["id"], first["id"])
         self.assertFalse(second["created"])

@@ -128,8 +128,9 @@ def from_exception(exc):
         return ValidationFailed(message, details)
     if isinstance(exc, psycopg2.DataError):  # SQLSTATE class 22: a value the column cannot hold
         details = {"field": exc.diag.column_name} if exc.diag.column_name else {}
+        # PostgreSQL's own text (values, types, internals) is never sent to the client
         return ValidationFailed(
-            f"Invalid value for the database: {exc.diag.message_primary or 'data error'}",
+            "Invalid value for the database (wrong type or out of range)",
             {**details, "constraint": "data"},
         )
     return None

@@ -5,11 +5,14 @@ through; nothing else reaches SQL.
 """
 
 import ast
-import json
 import re
 
 from .errors import ValidationFailed, field_error
 from .policy import is_secret_field
+from .safejson import load_json
+
+MAX_DOMAIN_DEPTH = 8  # nested ``any`` / ``not any``
+MAX_DOMAIN_TERMS = 500
 
 OPERATORS = frozenset(
     {
@@ -25,10 +28,9 @@ _ORDER_TERM = re.compile(
 
 
 def parse_json_param(name, raw):
-    try:
-        return json.loads(raw)
-    except (TypeError, ValueError, RecursionError):
-        raise field_error(name, f"{name} must be valid JSON", raw, "json") from None
+    if not isinstance(raw, (str, bytes)):
+        raise field_error(name, f"{name} must be valid JSON", None, "json")
+    return load_json(raw, name)
 
 
 _TEXT_TYPES = frozenset({"char", "text", "html", "selection"})
@@ -83,13 +85,24 @@ def _as_lists(value):
     return value
 
 
-def check_domain(model_name, domain, fields_of, where="domain"):
-    """Raise a 400 error unless ``domain`` is a well-formed domain on ``model_name``.
+def check_domain(model_name, domain, fields_of, where="domain", _depth=0, _size=None):
+    """Raise a 400 error unless ``domain`` is a well-formed domain on ``model_name``, of at
+    most ``MAX_DOMAIN_TERMS`` terms and ``MAX_DOMAIN_DEPTH`` nested ``any``.
 
     ``fields_of(model_name)`` returns the ``{name: field}`` mapping of a model.
     """
     if not isinstance(domain, list):
         raise field_error(where, f"{where} must be a list of conditions", domain, "domain")
+    if _depth > MAX_DOMAIN_DEPTH:
+        raise field_error(
+            where, f"{where} nested deeper than {MAX_DOMAIN_DEPTH} levels", None, "max_depth"
+        )
+    size = _size if _size is not None else [0]
+    size[0] += len(domain)
+    if size[0] > MAX_DOMAIN_TERMS:
+        raise field_error(
+            where, f"{where} has more than {MAX_DOMAIN_TERMS} terms", None, "max_terms"
+        )
     for term in domain:
         if isinstance(term, str) and term in LOGICAL:
             continue
@@ -106,7 +119,7 @@ def check_domain(model_name, domain, fields_of, where="domain"):
         if operator.lower() in ("any", "not any"):
             if comodel is None:
                 raise field_error(path, f"{path}: 'any' needs a relational field", path, "operator")
-            check_domain(comodel, value, fields_of, where)
+            check_domain(comodel, value, fields_of, where, _depth + 1, size)
         elif not _is_plain(value):
             raise field_error(path, f"{path}: values must be JSON scalars or lists", value, "type")
 
