@@ -72,12 +72,18 @@ class TestSearch(ApiSyncDataCase):
         self.assertEqual(self.ok(domain=json.dumps(domain))["count"], 2)
 
     def test_domain_not_json(self):
-        for raw in ("[[name,=,x]]", "{bad", "name = 'x'", "[" * 5000, '[["name","=","x"]'):
+        for raw, constraint in (
+            ("[[name,=,x]]", "json"),
+            ("{bad", "json"),
+            ("name = 'x'", "json"),
+            ("[" * 5000, "max_depth"),  # too deep to be read at all (issue #7)
+            ('[["name","=","x"]', "json"),
+        ):
             with self.subTest(raw=raw[:20]):
                 error = self.assertApiError(
                     self.search(domain=raw), 400, "VALIDATION_ERROR", field="domain"
                 )
-                self.assertEqual(error["details"]["constraint"], "json")
+                self.assertEqual(error["details"]["constraint"], constraint)
 
     def test_domain_not_a_domain(self):
         for domain in ({"name": "x"}, "name", [["name", "="]], [42], [["name", "=", {"$gt": 1}]]):

@@ -17,7 +17,7 @@ from odoo.tools import SQL
 
 from ..tools.errors import RateLimitExceeded
 
-ATTEMPTS = 24
+ATTEMPTS = 16  # each holds two connections at the peak: stay well within the pool
 
 
 @tagged("post_install", "-at_install")

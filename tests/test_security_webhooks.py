@@ -91,3 +91,26 @@ class TestSecurityWebhooks(WebhookHttpCase):
         self.assertEqual(len(self.deliveries_of(mine)), 1)
         self.assertFalse(self.deliveries_of(others))
         self.assertEqual(len(self.deliveries_of(clients)), 1)
+
+    def test_url_guard_sees_ipv4_inside_ipv6_and_bad_ports(self):
+        ICP = self.env["ir.config_parameter"].sudo()
+        ICP.set_param("api_sync.webhook_allow_private_networks", "False")
+        count = self.Webhook.search_count([])
+        for url in (
+            "http://[::127.0.0.1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://[64:ff9b::7f00:1]/hook",
+            "http://[::ffff:0:7f00:1]/hook",
+            "http://[2002:7f00:1::]/hook",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",
+            "http://127.0.0.1:80:80/hook",
+            "http://127.0.0.1:99999/hook",
+        ):
+            with self.subTest(url=url):
+                response = self.api("POST", "/webhooks", json=self.spec_body(url=url))
+                self.assertApiError(response, 400, "VALIDATION_ERROR", field="url")
+        # a malformed port is refused even where private receivers are allowed
+        ICP.set_param("api_sync.webhook_allow_private_networks", "True")
+        response = self.api("POST", "/webhooks", json=self.spec_body(url="http://127.0.0.1:80:80/"))
+        self.assertApiError(response, 400, "VALIDATION_ERROR", field="url")
+        self.assertEqual(self.Webhook.search_count([]), count)
