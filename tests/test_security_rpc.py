@@ -144,7 +144,7 @@ class TestSecurityRpc(SecurityHttpCase):
             for model in models
             if not self.env[model]._abstract
         }
-        walked = 0
+        walked, readable = 0, set()
         for login in ("portal_u", "api_user"):
             for model in models:
                 target = self.records_b.get(model)
@@ -166,6 +166,7 @@ class TestSecurityRpc(SecurityHttpCase):
                         if method == "search_read" and response.status_code == 200:
                             found = {row["id"] for row in response.json()}
                             self.assertFalse(found & set(ids))
+                            readable.add((login, model))
                         elif method == "create" or (ids and method != "search_read"):
                             self.assertNotEqual(response.status_code, 200, response.text)
             for model in set(methods) - set(models):  # addon methods on Odoo's models
@@ -175,6 +176,11 @@ class TestSecurityRpc(SecurityHttpCase):
                         walked += 1
                         self.assertNotEqual(response.status_code, 200, response.text)
         self.assertGreater(walked, 100)
+        # the doors were really open: the API user reads its own monitoring records, the
+        # portal user nothing
+        self.assertIn(("api_user", "api.sync.session"), readable)
+        self.assertIn(("api_user", "api.sync.request.log"), readable)
+        self.assertFalse({model for login, model in readable if login == "portal_u"})
         self.env.invalidate_all()
         self.assertEqual(self.state_of_b(), before)
         for model, count in counts.items():
