@@ -56,7 +56,7 @@ trap 'exit 130' INT TERM
 # The simulated fresh machine: a Python without Odoo, no PostgreSQL server binaries on PATH,
 # none of the overrides set except the Odoo source and revision.
 BARE="$SCRATCH/python"
-FRESH_PATH="$BARE/bin:/usr/bin:/bin"
+FRESH_PATH="$BARE/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FRESH_ENV=(env -u ODOO_ROOT -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD -u PGDATABASE -u PYTHON
     -u PYTHONPATH -u VIRTUAL_ENV -u API_SYNC_STATE -u API_SYNC_PGPORT -u API_SYNC_PORT
     PATH="$FRESH_PATH" API_SYNC_PG_SEARCH=0 ODOO_GIT_URL="${ODOO_GIT_URL:-}"

