@@ -93,6 +93,7 @@ run_tests() {
 
 # Time to find (not set up) Odoo, its Python and PostgreSQL once everything is in .state/.
 second_start() {
+    # shellcheck disable=SC2016  # (expanded by the inner shell)
     (cd "$CLONE" && in_fresh_env bash -c 'source scripts/env.sh; find_odoo; find_pg;
         echo "Odoo $ODOO_ROOT, Python $PYTHON, PostgreSQL binaries $PG_BIN"')
 }

