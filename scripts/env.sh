@@ -78,6 +78,7 @@ fetch_odoo() {
     if [ "$(git -C "$dir" rev-parse HEAD)" != "$rev" ]; then
         step "Checking out the pinned Odoo revision $rev" "seconds; one more commit to fetch if needed"
         if ! git -C "$dir" cat-file -e "$rev^{commit}" 2>/dev/null; then
+            git -C "$dir" remote set-url origin "$ODOO_GIT_URL"
             "${git[@]}" -C "$dir" fetch --quiet --depth 1 origin "$rev" \
                 || die "cannot fetch Odoo revision $rev from $ODOO_GIT_URL (see above).
        Pin a commit of branch $ODOO_BRANCH in scripts/odoo-revision.txt, or set ODOO_REVISION.
