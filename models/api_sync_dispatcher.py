@@ -161,7 +161,7 @@ class ApiSyncDispatcher(models.AbstractModel):
             key: value for key, value in self.env.context.items() if key.startswith("api_sync_")
         }
         local, resources, futures = threading.local(), [], {}
-        processed, last_claim = 0, 0.0
+        processed, last_claim, claimed_last, completed = 0, 0.0, False, False
         pool = ThreadPoolExecutor(senders, thread_name_prefix="api_sync_sender")
         try:
             while True:
@@ -171,13 +171,17 @@ class ApiSyncDispatcher(models.AbstractModel):
                     and time.time() < deadline
                     and (
                         not futures
-                        or free >= senders // 2
+                        or claimed_last
+                        or completed
                         or time.monotonic() - last_claim >= CLAIM_INTERVAL
                     )
                 ):
                     last_claim = time.monotonic()
                     token = uuid.uuid4().hex
-                    for delivery_id in self._claim_committed(free, token):
+                    claimed = self._claim_committed(free, token)
+                    # more may be waiting: claim again as soon as a sender frees up
+                    claimed_last = len(claimed) == free
+                    for delivery_id in claimed:
                         future = pool.submit(
                             _send_claimed, registry, context, delivery_id, token, local, resources
                         )
@@ -185,6 +189,7 @@ class ApiSyncDispatcher(models.AbstractModel):
                 if not futures:
                     break
                 done, _pending = wait(futures, timeout=CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
+                completed = bool(done)  # a sink may have room again
                 for future in done:
                     delivery_id = futures.pop(future)
                     if future.exception():
@@ -221,7 +226,9 @@ class ApiSyncDispatcher(models.AbstractModel):
         delivery = self.env["api.sync.delivery"].sudo().browse(delivery_id)
         try:
             values, health = delivery._attempt(session)
-            self.env.cr.commit()  # the sink's own bookkeeping
+            cr = self.env.cr
+            if cr._cnx.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                cr.commit()  # pylint: disable=invalid-commit  (the sink's own bookkeeping)
         except Exception as exc:
             _logger.warning("delivery %s: attempt failed", delivery_id, exc_info=True)
             self.env.cr.rollback()
@@ -241,13 +248,13 @@ class ApiSyncDispatcher(models.AbstractModel):
         cr = self.env.cr
         for attempt in range(attempts):
             if cr._cnx.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  (the dispatcher's own cursor)
             try:
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 result = function()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
                 return result
-            except RETRYABLE:
+            except RETRYABLE:  # pylint: disable=catching-non-exception
                 cr.rollback()
                 if attempt == attempts - 1:
                     raise

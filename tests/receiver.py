@@ -119,6 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many senders connect at once: no dropped SYN, no 1 s retry
+
+
 class WebhookReceiver:
     """A Standard Webhooks consumer listening on ``127.0.0.1`` (a free port) in a thread."""
 
@@ -130,7 +134,7 @@ class WebhookReceiver:
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.thread = threading.Thread(
