@@ -20,6 +20,7 @@ HEADS_PER_BATCH = 50  # inline dispatching: heads claimed per round
 MAX_ROUNDS = 100
 CLAIM_INTERVAL = 0.2  # seconds: how often a run with free senders looks for new work
 CLAIM_LOCK = 0x61706973  # advisory lock serializing the (short) claim transactions
+TRIGGER_FRESH = 2  # seconds a due trigger is trusted to have woken a cron worker
 BUDGET_CAP = 50  # seconds a run claims for, at most; its sends end <= 21 s later
 RETRYABLE = (
     psycopg2.errors.SerializationFailure,
@@ -78,6 +79,8 @@ class ApiSyncDispatcher(models.AbstractModel):
         The trigger a running dispatcher was started by is locked until that run ends (the
         cron deletes it in its own transaction): it is skipped here, so a commit landing while
         a dispatcher finishes adds a trigger of its own instead of waiting for the next minute.
+        So is a trigger due for more than ``TRIGGER_FRESH`` seconds: one planned for later (a
+        retry) woke nobody when it fell due, and the cron workers only poll once a minute.
         ``pending=False``: the caller saw no due trigger at all, nothing to check.
         """
         cron = self.env["ir.cron"].browse(
@@ -86,11 +89,13 @@ class ApiSyncDispatcher(models.AbstractModel):
         if pending is False:
             cron.sudo()._trigger()
             return
+        now = fields.Datetime.now()
         query = SQL(
-            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s LIMIT 1"
-            " FOR KEY SHARE SKIP LOCKED",
+            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s"
+            " AND call_at >= %s LIMIT 1 FOR KEY SHARE SKIP LOCKED",
             cron.id,
-            fields.Datetime.now(),
+            now,
+            fields.Datetime.subtract(now, seconds=TRIGGER_FRESH),
         )
         try:
             with self.env.cr.savepoint(flush=False):
