@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark of api_sync against Odoo's own ORM and ``/json/2`` (issues 2, 3 and 4).
+"""Benchmark of api_sync against Odoo's own ORM and ``/json/2`` (issues 2, 3, 4 and 8).
+
+Modules: ``harness.py`` (helpers, client, processes, in-process Odoo), ``scenarios.py`` (the
+``Bench`` driver and its measurements), ``engine.py`` (the delivery engine's scenarios),
+``report.py`` (the table). ``--only a,b`` runs the named sections only.
 
 Normally started by ``bench/run.sh`` (``make bench``), which creates the database with api_sync
 installed and passes the database arguments after ``--``. This script:
@@ -10,8 +14,8 @@ installed and passes the database arguments after ``--``. This script:
 - starts a local webhook receiver (bench/receiver.py) and a real Odoo server
   (``--workers=2 --max-cron-threads=1``) on 127.0.0.1,
 - measures: 1. authentication cost, 2. 1000-record batch create, 3. single operations,
-  4. outbox overhead on the write path, 5. webhook dispatch throughput and commit-to-receipt
-  latency,
+  4. outbox overhead on the write path, 5. delivery throughput (receivers answering in 20 and
+  200 ms), a healthy sink next to a hanging one, commit-to-receipt latency idle and busy,
 - stops the server and the receiver and prints the table (also written to
   ``<results>/latest.txt``).
 
