@@ -84,9 +84,12 @@ class ApiSyncDelivery(models.Model):
             )
 
     def _search_webhook_id(self, operator, value):
+        Webhook = self.env["api.sync.webhook"]
+        if operator == "any":  # a path like webhook_id.user_id (record rules)
+            ids = Webhook.sudo().with_context(active_test=False).search(value).ids
+            return [("sink_model", "=", "api.sync.webhook"), ("sink_id", "in", ids)]
         if operator not in ("in", "="):
             return NotImplemented
-        Webhook = self.env["api.sync.webhook"]
         if isinstance(value, str):
             ids = Webhook._search([("display_name", "ilike", value)])
         else:
