@@ -128,7 +128,7 @@ def report(self):
         add("   cron trigger included, nothing is sent)")
 
     add("")
-    add("5. Webhook dispatch to a local receiver on 127.0.0.1 (issue 4)")
+    add("5. Webhook delivery to a local receiver on 127.0.0.1 (issues 4 and 8)")
     for name in ("throughput_20", "throughput_200"):
         r = err(name)
         if r:
