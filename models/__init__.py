@@ -14,3 +14,4 @@ from . import api_sync_webhook
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
+from . import api_sync_openapi
