@@ -49,18 +49,22 @@ class TestOpenApiFuzz(ApiSyncOpenApiCase):
 
         def fuzzer(strategy, label):
             """A test function running ``strategy``'s cases (hypothesis supplies ``case``)."""
+
             @hypothesis.seed(SEED)
             @settings
             @hypothesis.given(case=strategy)
             def fuzz(case):
                 # self.opener: requests' Session bound to this test's transaction
                 response = case.call(
-                    base_url=document["servers"][0]["url"], session=self.opener, timeout=60
+                    base_url=document["servers"][0]["url"],
+                    session=self.opener,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=60,
                 )
                 counts["requests"] += 1
                 try:
                     case.validate_response(response, checks=checks)
-                except Exception as exc:  # noqa: BLE001 -- collected, reported below
+                except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 -- reported below
                     failures.append(
                         f"{label} {response.status_code}: {exc}\n  body: {str(case.body)[:300]}"
                         f"\n  query: {case.query}\n  answer: {response.text[:500]}"
@@ -84,21 +88,24 @@ class TestOpenApiFuzz(ApiSyncOpenApiCase):
             if operation.definition.raw.get("operationId") in SKIPPED_OPERATIONS:
                 continue
             counts["operations"] += 1
-            for mode in (
-                schemathesis.GenerationMode.POSITIVE,
-                schemathesis.GenerationMode.NEGATIVE,
-            ):
-                strategy = operation.as_strategy(
-                    generation_mode=mode, headers={"Authorization": f"Bearer {token}"}
-                )
+            # the document's own examples first, then generated valid and invalid input
+            strategies = [
+                (strategy, "examples")
+                for strategy in schema.get_strategies_from_examples(operation)
+            ]
+            strategies += [
+                (operation.as_strategy(generation_mode=mode), mode.value)
+                for mode in schemathesis.GenerationMode
+            ]
+            for strategy, kind in strategies:
                 try:
                     # integrity errors are answered as 400s; Odoo logs their SQL as errors
                     with mute_logger("odoo.sql_db"):
-                        run = fuzzer(strategy, f"{operation.label} [{mode.value}]")
+                        run = fuzzer(strategy, f"{operation.label} [{kind}]")
                         run()  # pylint: disable=no-value-for-parameter
                 except hypothesis.errors.Unsatisfiable:
                     # nothing to make invalid (e.g. GET /ping has no input)
-                    self.assertEqual(mode, schemathesis.GenerationMode.NEGATIVE, operation.label)
+                    self.assertEqual(kind, "negative", operation.label)
         _logger.info("schemathesis: %(requests)s requests on %(operations)s operations", counts)
         self.assertGreater(counts["requests"], counts["operations"] * 2)
         self.assertFalse(failures, "\n".join(failures[:20]) + f"\n({len(failures)} failures)")

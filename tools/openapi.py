@@ -468,8 +468,11 @@ class _Builder:
             op["security"] = []
         return op
 
-    def json_body(self, schema, required=True):
-        return {"required": required, "content": {"application/json": {"schema": schema}}}
+    def json_body(self, schema, required=True, example=None):
+        media = {"schema": schema}
+        if example is not None:
+            media["example"] = example
+        return {"required": required, "content": {"application/json": media}}
 
     # -- generic endpoints -----------------------------------------------------------------
     def service_paths(self):
@@ -680,7 +683,8 @@ class _Builder:
     def query_parameters(self, paged):
         limit_cap = self.limits["search"]
         params = [
-            ("domain", {"type": "string"}, 'Odoo domain as JSON, e.g. [["is_company","=",true]]'),
+            ("domain", {"type": "string", "examples": ['[["id", ">", 0]]']},
+             'Odoo domain as JSON, e.g. [["is_company","=",true]]'),
             ("fields", {"type": "string"}, "Comma-separated field names (default: stored, light "
              "fields; binaries only when named)"),
             ("order", {"type": "string"}, "Odoo order, e.g. `name asc, id desc`"),
@@ -754,8 +758,11 @@ class _Builder:
         """
         read_ref, create_ref, update_ref = refs or self.record_schemas(info)
         path_params = list(path_params)
+        # the example body (Swagger UI's "Try it out"): a name, when the model has one to write
+        sample = {"name": f"Example {info.label}"} if "name" in info.writable else None
         ops = set(info.operations)
-        model, tag = info.name, info.name
+        model = info.name
+        tag = prefix = "records" if model.startswith("{") else model
         rate = [name for name, _d in RATE_HEADERS]
         record = {"$ref": read_ref}
         idem = "Idempotency-Key"
@@ -765,12 +772,12 @@ class _Builder:
                 f"Create a {info.label}", tag,
                 self.ok("Created", {"id": {"type": "integer"}, "data": record}, ["id", "data"],
                         status=201, headers=[*rate, "Idempotent-Replayed"]),
-                (*_WRITE,), operationId=f"{model}.create", parameters=[idem],
+                (*_WRITE,), operationId=f"{prefix}.create", parameters=[idem],
                 requestBody=self.json_body({
                     "type": "object", "required": ["data"],
                     "properties": {"data": {"$ref": create_ref},
                                    "options": self._schema(schemas.CreateOptions)},
-                }),
+                }, example=sample and {"data": sample}),
             )  # fmt: skip
         if "read" in ops:
             collection["get"] = self.operation(
@@ -778,7 +785,7 @@ class _Builder:
                 self.ok("A page of records",
                         {"data": {"type": "array", "items": record}, "pagination": Pagination},
                         ["data", "pagination"], headers=rate),
-                (*_AUTHENTICATED, 404), operationId=f"{model}.list",
+                (*_AUTHENTICATED, 404), operationId=f"{prefix}.list",
                 parameters=self.query_parameters(paged=True),
             )  # fmt: skip
             self.spec.path(
@@ -790,7 +797,7 @@ class _Builder:
                         self.ok("Matching records", {"count": {"type": "integer"},
                                 "records": {"type": "array", "items": record}},
                                 ["count", "records"], headers=rate),
-                        (*_AUTHENTICATED, 404), operationId=f"{model}.search",
+                        (*_AUTHENTICATED, 404), operationId=f"{prefix}.search",
                         parameters=self.query_parameters(paged=False),
                     )
                 },
@@ -798,7 +805,7 @@ class _Builder:
             item["get"] = self.operation(
                 f"Read a {info.label}", tag,
                 self.ok("The record", {"data": record}, ["data"], headers=rate),
-                (*_AUTHENTICATED, 404), operationId=f"{model}.read",
+                (*_AUTHENTICATED, 404), operationId=f"{prefix}.read",
                 parameters=[{"name": "fields", "in": "query", "schema": {"type": "string"},
                              "description": "Comma-separated field names"}],
             )  # fmt: skip
@@ -812,12 +819,12 @@ class _Builder:
                         "write_date": {"type": ["string", "null"], "format": "date-time"},
                         "data": record,
                     }, ["id", "updated_fields", "write_date"], headers=rate),
-                    _WRITE, operationId=f"{model}.{'update' if method == 'put' else 'patch'}",
+                    _WRITE, operationId=f"{prefix}.{'update' if method == 'put' else 'patch'}",
                     requestBody=self.json_body({
                         "type": "object", "required": ["data"],
                         "properties": {"data": {"$ref": update_ref},
                                        "options": self._schema(schemas.UpdateOptions)},
-                    }),
+                    }, example=sample and {"data": sample}),
                 )  # fmt: skip
         if ops & {"delete", "write"}:
             item["delete"] = self.operation(
@@ -825,7 +832,7 @@ class _Builder:
                 self.ok("Deleted or archived", {"message": {"type": "string"},
                                                 "id": {"type": "integer"}},
                         ["message", "id"], headers=rate),
-                _WRITE, operationId=f"{model}.delete",
+                _WRITE, operationId=f"{prefix}.delete",
                 requestBody=self.json_body(
                     {"type": "object", "properties": {
                         "options": self._schema(schemas.DeleteOptions)}}, required=False),
@@ -843,10 +850,12 @@ class _Builder:
             self.spec.path(
                 f"/{model}/batch",
                 parameters=path_params,
-                operations={"post": self.batch_operation(info.label, tag, f"{model}.batch")},
+                operations={
+                    "post": self.batch_operation(info.label, tag, f"{prefix}.batch", sample)
+                },
             )
 
-    def batch_operation(self, label, tag, op_id):
+    def batch_operation(self, label, tag, op_id, sample=None):
         rate = [name for name, _d in RATE_HEADERS]
         return self.operation(
             f"Batch of create, update, delete and upsert operations on {label}", tag,
@@ -865,7 +874,7 @@ class _Builder:
                                    "items": self._schema(schemas.BatchOperation)},
                     "options": self._schema(schemas.BatchOptions),
                 },
-            }),
+            }, example=sample and {"operations": [{"method": "create", "data": sample}] * 2}),
         )  # fmt: skip
 
     def generic_paths(self, model_names=None):
