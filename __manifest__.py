@@ -8,7 +8,9 @@
     "author": "API Sync contributors",
     "website": "https://github.com/api-sync/api_sync",
     "depends": ["base", "mail", "product", "point_of_sale"],
-    "external_dependencies": {"python": ["pyjwt", "requests", "marshmallow"]},
+    "external_dependencies": {
+        "python": ["pyjwt", "requests", "marshmallow", "apispec", "openapi-ui-bundles"]
+    },
     "data": [
         "security/api_sync_security.xml",
         "security/ir.model.access.csv",

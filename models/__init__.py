@@ -18,3 +18,4 @@ from . import api_sync_webhook_sink
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
+from . import api_sync_openapi

@@ -96,7 +96,7 @@ python_ready() {
 import importlib.util, sys
 import odoo.release
 needed = ("psycopg2", "werkzeug", "lxml", "babel", "passlib", "PIL", "dateutil", "pytz",
-          "psutil", "reportlab", "requests", "jwt", "marshmallow")
+          "psutil", "reportlab", "requests", "jwt", "marshmallow", "apispec", "openapi_ui_bundles")
 sys.exit(any(importlib.util.find_spec(name) is None for name in needed))' 2>/dev/null)
 }
 

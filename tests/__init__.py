@@ -25,3 +25,5 @@ from . import test_security_rpc
 from . import test_security_api
 from . import test_security_webhooks
 from . import test_security_throttle
+from . import test_openapi
+from . import test_openapi_fuzz

@@ -4,6 +4,8 @@ Every error the API returns is an :class:`ApiError`; :func:`from_exception` turn
 exception (Odoo's or PostgreSQL's) into one, so a client never sees a traceback.
 """
 
+import re
+
 import psycopg2.errorcodes
 
 from odoo import exceptions as odoo_exceptions
@@ -108,6 +110,13 @@ def from_exception(exc):
         return PermissionDenied(str(exc.args[0]) if exc.args else "Access denied")
     if isinstance(exc, odoo_exceptions.MissingError):
         return NotFound(str(exc.args[0]) if exc.args else "Record not found")
+    if isinstance(exc, odoo_exceptions.ValidationError):
+        check = _failed_uniqueness_check(exc)
+        if check is not None:
+            return DuplicateRecord(
+                str(exc.args[0]) if exc.args else "A record with the same values already exists",
+                {"field": check._constrains[0], "constraint": check.__name__},
+            )
     if isinstance(exc, (odoo_exceptions.ValidationError, odoo_exceptions.UserError)):
         return ValidationFailed(str(exc.args[0]) if exc.args else "Invalid data")
     if isinstance(exc, psycopg2.IntegrityError):
@@ -133,4 +142,27 @@ def from_exception(exc):
             "Invalid value for the database (wrong type or out of range)",
             {**details, "constraint": "data"},
         )
+    return None
+
+
+_UNIQUENESS_CHECK = re.compile(r"uniq|duplicat", re.IGNORECASE)
+
+
+def _failed_uniqueness_check(exc):
+    """The ``@api.constrains`` method that raised ``exc`` when it is a uniqueness check (such
+    as ``product.product._check_barcode_uniqueness``), else None: found in the traceback, in the
+    frame of ``BaseModel._validate_fields`` that called it."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "_validate_fields":
+            check = frame.f_locals.get("check")
+            constrains = getattr(check, "_constrains", None)
+            if (
+                constrains
+                and isinstance(constrains, (tuple, list))
+                and _UNIQUENESS_CHECK.search(getattr(check, "__name__", ""))
+            ):
+                return check
+        tb = tb.tb_next
     return None
