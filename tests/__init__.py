@@ -21,3 +21,4 @@ from . import test_webhook_ssrf
 from . import test_outbox_capture
 from . import test_webhook_delivery
 from . import test_dispatch_concurrency
+from . import test_sale_document
