@@ -22,3 +22,4 @@ from . import test_outbox_capture
 from . import test_webhook_delivery
 from . import test_dispatch_concurrency
 from . import test_sale_document
+from . import test_tactill_client
