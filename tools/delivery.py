@@ -40,11 +40,6 @@ class RetryableError(DeliveryError):
         self.seconds = seconds
 
 
-class PausingError(DeliveryError):
-    """The receiver refused the sink's credentials or permissions (HTTP 401/403): the sink is
-    paused with this reason and the delivery held until it is resumed."""
-
-
 class GoneError(DeliveryError):
     """The receiver is gone for good (HTTP 410): the sink is disabled."""
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from .delivery import DeliveryError, PausingError, RetryableError, _read_capped
+from .delivery import EXCERPT, DeliveryError, PausingError, RetryableError
 
 DEFAULT_PATHS = {
     "category.create": "POST /v0/categories",
@@ -83,7 +83,7 @@ class TactillClient:
         try:
             response = self.session.request(
                 method, url, json=body, headers=headers, timeout=self.timeout,
-                allow_redirects=False, stream=True,
+                allow_redirects=False,
             )  # fmt: skip
         except requests.ConnectTimeout:
             raise RetryableError(f"Tactill {operation}: connection timed out") from None
@@ -95,15 +95,15 @@ class TactillClient:
             raise AmbiguousError(f"Tactill {operation}: connection lost") from None
         except requests.RequestException as exc:
             raise RetryableError(f"Tactill {operation}: {exc.__class__.__name__}") from None
-        with response:
-            excerpt, _oversized = _read_capped(response)
-        return self._answer(operation, response, excerpt)
+        return self._answer(operation, response)
 
-    def _answer(self, operation, response, excerpt):
+    def _answer(self, operation, response):
         status = response.status_code
+        content = response.content
+        excerpt = content[:EXCERPT].decode(errors="replace")
         data, message = None, ""
         try:
-            data = json.loads(excerpt) if excerpt else {}
+            data = json.loads(content) if content else {}
         except ValueError:
             data = None
         if isinstance(data, dict):
