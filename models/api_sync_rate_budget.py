@@ -6,6 +6,10 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 MAX_TRIES = 20
+# {(database, backend model, backend id): epoch seconds}: this process's memory of the last
+# 429 moment of each backend, so that its senders wait without asking the database; the row's
+# ``blocked_until`` tells the other processes
+BLOCKED = {}
 
 
 class ApiSyncRateBudget(models.Model):
@@ -37,6 +41,9 @@ class ApiSyncRateBudget(models.Model):
         limit, window = backend._rate_budget()
         if not limit:
             return 0.0
+        blocked = BLOCKED.get(self._memo_key(backend), 0) - time.time()
+        if blocked > 0:
+            return blocked
         # our window a little longer than the backend's: it starts when we count, a moment
         # before the request reaches the backend and starts the backend's window
         window += min(1.0, window * 0.01)
@@ -45,7 +52,12 @@ class ApiSyncRateBudget(models.Model):
     @api.model
     def _block_until(self, backend, moment):
         """No request to ``backend`` before ``moment`` (epoch seconds), as a 429 asked."""
+        key = self._memo_key(backend)
+        BLOCKED[key] = max(BLOCKED.get(key, 0), moment)
         return self._run(self._block_sql, backend, moment)
+
+    def _memo_key(self, backend):
+        return (self.env.cr.dbname, backend._name, backend.id)
 
     @api.model
     def _run(self, method, backend, *args):

@@ -25,6 +25,7 @@ ORDER_FIELDS = frozenset({
     "state", "partner_id", "lines", "payment_ids", "amount_total", "amount_tax", "amount_paid",
     "pos_reference", "date_order", "sequence_number", "is_refund",
 })  # fmt: skip
+CLOCK_MARGIN = 0.05  # seconds added to Tactill's retry moment (it is given to the millisecond)
 MAX_BUDGET_WAIT = 30  # seconds a sender waits for the write budget before retrying later
 
 
@@ -134,7 +135,7 @@ class ApiSyncTactillBackend(models.Model):
 
         def after_limited(seconds):
             if seconds:
-                Budget._block_until(self, time.time() + seconds)
+                Budget._block_until(self, time.time() + seconds + CLOCK_MARGIN)
 
         return TactillClient(
             self.base_url, self.sudo().api_key, session=session, paths=self.paths or {},
@@ -153,7 +154,8 @@ class ApiSyncTactillBackend(models.Model):
             if not delivery.record_key.startswith("product.template,"):
                 return 200, "variant deleted with its template: nothing to send"
             template_id = int(delivery.record_key.split(",")[1])
-            record, res_model = Model.env["product.template"].browse(template_id), "product.template"
+            record = Model.env["product.template"].browse(template_id)
+            res_model = "product.template"
         try:
             if res_model == "product.template":
                 summary = exporter.push_template(record)

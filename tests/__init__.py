@@ -23,3 +23,5 @@ from . import test_webhook_delivery
 from . import test_dispatch_concurrency
 from . import test_sale_document
 from . import test_tactill_client
+from . import test_tactill_products
+from . import test_tactill_sales

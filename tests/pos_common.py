@@ -48,7 +48,8 @@ class PosFixtures:
     def make_product(cls, name, price, taxes=(), **values):
         return cls.env["product.product"].create({
             "name": name, "list_price": price, "available_in_pos": True,
-            "categ_id": cls.product_categ.id, "taxes_id": [(6, 0, [tax.id for tax in taxes])], **values,
+            "categ_id": cls.product_categ.id,
+            "taxes_id": [(6, 0, [tax.id for tax in taxes])], **values,
         })  # fmt: skip
 
     def order_data(self, lines, customer=None, refund_of=None):

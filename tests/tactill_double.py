@@ -133,6 +133,14 @@ class TactillDouble:
             self.limited = 0  # requests answered 429
             self.release = threading.Event()
 
+    def clear_log(self):
+        """Forget the recorded requests and the rate window, keep the data (bench runs)."""
+        with self.lock:
+            self.requests = []
+            self.window_start = None
+            self.window_used = 0
+            self.limited = 0
+
     def add_key(self, test=True):
         key = f"v5_{'test' if test else 'live'}_{uuid.uuid4().hex}"
         self.keys[key] = {"test": test, "revoked": False}
@@ -413,6 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "GET":
                 headers, limited = double._spend()
                 if limited:
+                    record["retry_at"] = limited.timestamp()
                     raise Invalid(429, "rate limit exceeded")
             try:
                 body = json.loads(raw) if raw else None

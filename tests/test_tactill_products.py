@@ -9,8 +9,14 @@ from .tactill_common import TactillCase
 @tagged("post_install", "-at_install")
 class TestTactillProducts(TactillCase):
     def test_create_change_archive(self):
-        cola = self.make_product("Cola", 1.5, taxes=(self.tax_825,), default_code="COLA",
-                                 barcode="5449000000996", pos_categ_ids=[(6, 0, self.pos_categ.ids)])
+        cola = self.make_product(
+            "Cola",
+            1.5,
+            taxes=(self.tax_825,),
+            default_code="COLA",
+            barcode="5449000000996",
+            pos_categ_ids=[(6, 0, self.pos_categ.ids)],
+        )
         self.dispatch()
         [product] = self.double.items("products")
         self.assertEqual((product["name"], product["sell_price"], product["reference"]),
@@ -60,6 +66,7 @@ class TestTactillProducts(TactillCase):
         )
         shirt = self.env["product.template"].create({
             "name": "Shirt", "list_price": 20.0, "available_in_pos": True,
+            "categ_id": self.product_categ.id,
             "taxes_id": [(6, 0, self.tax_825.ids)],
             "attribute_line_ids": [(0, 0, {"attribute_id": size.id,
                                            "value_ids": [(6, 0, size.value_ids.ids)]})],

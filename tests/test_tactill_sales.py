@@ -44,7 +44,7 @@ class TestTactillSales(TactillCase):
         self.assertEqual(sale["discounts"][0]["type"], "PERCENTAGE")
         methods = sorted((p["payment_method_type"], p["type"]) for p in sale["payments"])
         self.assertEqual(methods, [("CARD", "IN"), ("CASH", "IN"), ("CASH", "OUT")])
-        change = [p for p in sale["payments"] if p["type"] == "OUT"][0]
+        change = next(p for p in sale["payments"] if p["type"] == "OUT")
         self.assertEqual(change["amount"], 4000 - total)
         # dependencies were bound in the same attempt
         self.assertEqual(len(self.double.items("products")), 2)
@@ -98,7 +98,7 @@ class TestTactillSales(TactillCase):
         self.pay_order([(self.gum, 1)])
         self.dispatch()
         order = self.pay_order([(self.gum, 3)])
-        self.double.hang_for = 10
+        self.double.hang_for = 15  # past the client's timeout (at least 10 s under tests)
         self.double.hang_next(1, path="/v0/sales")
         self.dispatch()
         self.double.release.set()
@@ -112,22 +112,25 @@ class TestTactillSales(TactillCase):
         self.assertEqual(self.bound(order), mine[0]["id"])
 
     def test_429_in_the_middle_of_a_run(self):
-        self.double.budget = 4  # category, tax, product, then one sale
+        """The double's budget (4 writes per 15 s) runs out at the second sale: 429, then no
+        request before the moment it names (the sender waits for it), then the run goes on."""
+        self.double.budget, self.double.window = 4, 15.0  # category, tax, product, one sale
         orders = [self.pay_order([(self.gum, n + 1)]) for n in range(3)]
         self.dispatch()
-        retrying = self.deliveries(state="retry")
-        self.assertTrue(retrying)
-        self.assertIn("429", retrying[0].last_error)
+        [limited] = [r for r in self.double.requests if r["status"] == 429]
         self.assertEqual(self.double.limited, 1, "one 429, then nothing before the moment")
-        budget = self.env["api.sync.rate.budget"].search([("backend_id", "=", self.backend.id)])
-        self.assertGreater(budget.blocked_until, 0)
-        # the window passes: the double resets, the budget lets requests go again
-        self.double.window_start = 0
-        budget.blocked_until = 0
-        self.make_due(retrying)
+        after = [r for r in self.double.requests if r["at"] > limited["at"]]
+        self.assertTrue(after, "the run went on after the moment")
+        self.assertTrue(all(r["at"] >= limited["retry_at"] for r in after))
+        # the sale answered 429 is retried after the moment (now, or already if it was due
+        # while the next sale waited for the moment)
+        self.make_due(self.deliveries(state="retry"))
         self.dispatch()
         self.assertEqual(sorted(s["original_id"] for s in self.double.items("sales")),
                          sorted(o.uuid for o in orders))  # fmt: skip
+        self.assertEqual(set(self.deliveries().mapped("state")), {"done"})
+        [twice] = self.deliveries().filtered(lambda d: d.attempts == 2)
+        self.assertEqual(twice.event_id.model, "pos.order")
 
     def test_key_revoked_pauses_backend(self):
         self.pay_order([(self.gum, 1)])

@@ -108,7 +108,8 @@ class TactillExporter:
                 patch = product_patch(external, binding.body, body)
                 if patch:
                     self.client.call("product.patch", patch)
-                    summary = f"product {external} updated: {', '.join(sorted(patch)[:-1] or patch)}"
+                    changed = ", ".join(sorted(set(patch) - {"id"}))
+                    summary = f"product {external} updated: {changed}"
         else:
             reference = product_reference(doc)
             found = self.retrying and self.client.find_product(reference)
