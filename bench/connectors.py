@@ -19,7 +19,8 @@ Everything it creates is committed in that database (a bench database, not a rea
 Figures are printed, never judged.
 """
 
-# pylint: disable=print-used  (a command-line program: it prints its figures)
+# pylint: disable=print-used,invalid-commit  (a command-line program: it prints its figures
+# and commits what it creates in the bench database)
 import argparse
 import math
 import os
