@@ -57,6 +57,7 @@ def main():
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = env(user=env.ref("base.user_admin"), su=True)  # a POS user who may open sessions
         bench = type("Bench", (PosFixtures,), {"env": env})
         bench.setup_pos()
         taxes = [(bench.tax_825,), (bench.tax_5,), (bench.tax_825, bench.tax_5),
