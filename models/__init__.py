@@ -19,3 +19,10 @@ from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
 from . import api_sync_openapi
+from . import res_partner
+from . import pos_order
+from . import product_template
+from . import api_sync_binding
+from . import api_sync_rate_budget
+from . import api_sync_backend_mixin
+from . import api_sync_tactill_backend
