@@ -44,6 +44,10 @@ class GoneError(DeliveryError):
     """The receiver is gone for good (HTTP 410): the sink is disabled."""
 
 
+class PausingError(DeliveryError):
+    """Authentication refused or a permission missing: the sink is paused with this reason."""
+
+
 def backoff(attempt, base=30, cap=6 * 3600):
     """Seconds before retry ``attempt`` (1-based): exponential, capped, with ±20 % jitter."""
     delay = min(base * 2 ** (attempt - 1), cap)
