@@ -10,8 +10,9 @@ products (barcode lookup, soft delete), customers, sales (list by date range and
 void) and ``/health``.
 
 Failure injection (:meth:`HqDouble.inject`): ``status`` (e.g. 503) answers, a ``timeout`` after
-the sale was stored (the answer is held back until the client gave up), ``html`` answers and
-an envelope without ``success``; a wrong PIN is simply refused. Every request is recorded.
+the sale was stored (the answer is held back until the client gave up), a connection ``reset``
+after the request was processed, ``html`` answers and an envelope without ``success``; a wrong
+PIN is simply refused. Every request is recorded.
 
 Nothing here imports Odoo: the bench uses it from a standalone process as well.
 """
@@ -20,6 +21,7 @@ import datetime
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -49,7 +51,7 @@ class HqError(Exception):
 
 @dataclass
 class Injection:
-    """A scripted failure: ``kind`` is ``status``, ``timeout``, ``html`` or ``no_success``."""
+    """A scripted failure: ``status``, ``timeout``, ``reset``, ``html`` or ``no_success``."""
 
     method: str
     path: re.Pattern
@@ -118,6 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, json.dumps(payload).encode())
         elif injection.kind == "html":
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif injection.kind == "reset":
+            record["injected"] = "reset"  # processed, then the connection drops unanswered
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
         elif injection.kind == "timeout":
             record["injected"] = "timeout"
             # processed (the sale is stored), but the answer is held back until the client has
@@ -319,6 +325,8 @@ class HqDouble:
         ("GET", r"/api/v1/products/(?P<id>[^/]+)", "_get_product", "products.view"),
         ("PUT", r"/api/v1/products/(?P<id>[^/]+)", "_update_product", "products.edit"),
         ("DELETE", r"/api/v1/products/(?P<id>[^/]+)", "_delete_product", "products.delete"),
+        ("PATCH", r"/api/v1/products/(?P<id>[^/]+)/toggle-active", "_toggle_product",
+         "products.edit"),
         ("GET", r"/api/v1/customers", "_list_customers", "customers.view"),
         ("POST", r"/api/v1/customers", "_create_customer", "customers.create"),
         ("GET", r"/api/v1/sales", "_list_sales", "pos.sell"),
@@ -545,7 +553,12 @@ class HqDouble:
         product = self._product(id)
         values = self._product_values(body)
         self._check_unique(values, id)
-        product.update(values, isActive=True)
+        product.update(values)
+        return {"data": product}
+
+    def _toggle_product(self, id, **kw):
+        product = self._product(id)
+        product["isActive"] = not product["isActive"]
         return {"data": product}
 
     def _delete_product(self, id, **kw):
