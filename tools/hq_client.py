@@ -72,7 +72,11 @@ class TokenStore:
 class HqClient:
     """Calls to one HQ server as one user; :meth:`call` returns the answer's envelope."""
 
-    def __init__(self, base_url, credentials, tokens=None, session=None, timeout=TIMEOUT):
+    def __init__(self, base_url, credentials, tokens=None, session=None, timeout=TIMEOUT,
+                 before_request=None):  # fmt: skip
+        """``before_request`` is called before each request leaves (the connector ends its
+        transaction there, so that none stays open while waiting on HQ)."""
+        self.before_request = before_request
         self.base_url = (base_url or "").rstrip("/")
         self.credentials = credentials  # {"username", "pin" or "password"}
         self.tokens = tokens or TokenStore()
@@ -165,6 +169,8 @@ class HqClient:
     def _send(self, method, path, json=None, params=None, token=None):
         if not self.base_url.startswith(("http://", "https://")):
             raise DeliveryError("HQ base URL is not an http(s) URL")
+        if self.before_request:
+            self.before_request()
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

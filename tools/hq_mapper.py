@@ -12,8 +12,8 @@ class MappingError(ValueError):
 
 
 def department_body(category):
-    """``POST /api/v1/departments`` body for a product category ``{"id", "name"}``."""
-    return {"name": category["name"], "code": f"odoo-{category['id']}"}
+    """``POST /api/v1/departments`` body for a category ``{"model", "id", "name"}``."""
+    return {"name": category["name"]}
 
 
 def tax_group_signature(rates):
@@ -48,9 +48,13 @@ def product_body(product, variant, *, department_id=None, tax_group_id=None):
     """``POST/PUT /api/v1/products`` body for one ``variant`` of a product document."""
     sku = variant.get("default_code") or None
     barcode = variant.get("barcode") or None
-    name = variant.get("display_name") or product["name"]
+    values = [a["value"] for a in variant.get("attributes") or ()]
+    name = f"{product['name']} ({', '.join(values)})" if values else product["name"]
     if not sku and not barcode:
         raise MappingError(f"product {name!r} has neither an internal reference nor a barcode")
+    price = variant.get("price_cents")
+    if price is None:
+        price = product.get("list_price_cents", 0) + variant.get("price_extra_cents", 0)
     return {
         "sku": sku,
         "barcode": barcode,
@@ -58,8 +62,7 @@ def product_body(product, variant, *, department_id=None, tax_group_id=None):
         "description": product.get("description") or None,
         "departmentId": department_id,
         "costPrice": max(variant.get("cost_cents", product.get("cost_cents")) or 0, 0),
-        "sellPrice": max(product.get("list_price_cents", 0) + variant.get("price_extra_cents", 0),
-                         0),  # fmt: skip
+        "sellPrice": max(price, 0),
         "taxGroupId": tax_group_id,
         "trackStock": bool(product.get("is_storable")),
     }
