@@ -14,3 +14,6 @@ from . import api_sync_webhook
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
+from . import res_partner
+from . import pos_order
+from . import product_template

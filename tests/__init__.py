@@ -21,5 +21,6 @@ from . import test_webhook_ssrf
 from . import test_outbox_capture
 from . import test_webhook_delivery
 from . import test_dispatch_concurrency
+from . import test_sale_document
 from . import test_hq_mapper
 from . import test_hq_client
