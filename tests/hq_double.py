@@ -32,10 +32,20 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 ALL_PERMISSIONS = (
-    "products.view", "products.create", "products.edit", "products.delete",
-    "taxes.view", "taxes.manage", "users.view", "stores.view", "tenders.view",
-    "customers.view", "customers.create", "pos.sell", "pos.void",
-)  # fmt: skip
+    "products.view",
+    "products.create",
+    "products.edit",
+    "products.delete",
+    "taxes.view",
+    "taxes.manage",
+    "users.view",
+    "stores.view",
+    "tenders.view",
+    "customers.view",
+    "customers.create",
+    "pos.sell",
+    "pos.void",
+)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
@@ -114,9 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         record["answer"] = payload
         with double.lock:
             double.requests.append(record)
-        if injection is None:
-            self._send(status, json.dumps(payload).encode())
-        elif injection.kind == "status":
+        if injection is None or injection.kind == "status":
             self._send(status, json.dumps(payload).encode())
         elif injection.kind == "html":
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
@@ -159,15 +167,17 @@ class HqDouble:
         self.secret = secrets.token_hex(32)
         self.reset()
 
-    # -- life cycle ------------------------------------------------------------------------------
+    # -- life cycle ----------------------------------------------------------------------------
     def start(self):
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.double = self
         self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
             name="hq-double",
-        )  # fmt: skip
+        )
         self.thread.start()
         return self
 
@@ -201,10 +211,12 @@ class HqDouble:
             self.store = {"id": str(uuid.uuid4()), "code": "S01", "name": "Main Street"}
             self.stores = {self.store["id"]: self.store}
             self.users = {}
-            self.manager = self.add_user("manager", pin="1234", password="secret-pw",
-                                         display_name="Store Manager")  # fmt: skip
-            self.cashier = self.add_user("cashier", pin="9999", display_name="Till Cashier",
-                                         permissions=("pos.sell",))  # fmt: skip
+            self.manager = self.add_user(
+                "manager", pin="1234", password="secret-pw", display_name="Store Manager"
+            )
+            self.cashier = self.add_user(
+                "cashier", pin="9999", display_name="Till Cashier", permissions=("pos.sell",)
+            )
             self.tenders = {}
             for code, name in (("CASH", "Cash"), ("CARD", "Card"), ("VOUCHER", "Gift voucher")):
                 self.add_tender(code, name)
@@ -214,14 +226,20 @@ class HqDouble:
             self.customers = {}
             self.sales = {}
 
-    # -- configuration -----------------------------------------------------------------------------
-    def add_user(self, username, pin=None, password=None, display_name=None,
-                 permissions=ALL_PERMISSIONS):  # fmt: skip
+    # -- configuration -------------------------------------------------------------------------
+    def add_user(
+        self, username, pin=None, password=None, display_name=None, permissions=ALL_PERMISSIONS
+    ):
         user = {
-            "id": str(uuid.uuid4()), "username": username, "pin": pin, "password": password,
-            "displayName": display_name or username, "isActive": True,
-            "storeId": self.store["id"], "permissions": list(permissions),
-        }  # fmt: skip
+            "id": str(uuid.uuid4()),
+            "username": username,
+            "pin": pin,
+            "password": password,
+            "displayName": display_name or username,
+            "isActive": True,
+            "storeId": self.store["id"],
+            "permissions": list(permissions),
+        }
         self.users[user["id"]] = user
         return user
 
@@ -231,9 +249,19 @@ class HqDouble:
         return tender
 
     def add_product(self, **values):
-        product = {"id": str(uuid.uuid4()), "isActive": True, "sku": None, "barcode": None,
-                   "description": None, "departmentId": None, "taxGroupId": None,
-                   "costPrice": 0, "sellPrice": 0, "trackStock": False, **values}  # fmt: skip
+        product = {
+            "id": str(uuid.uuid4()),
+            "isActive": True,
+            "sku": None,
+            "barcode": None,
+            "description": None,
+            "departmentId": None,
+            "taxGroupId": None,
+            "costPrice": 0,
+            "sellPrice": 0,
+            "trackStock": False,
+            **values,
+        }
         self.products[product["id"]] = product
         return product
 
@@ -260,15 +288,16 @@ class HqDouble:
                     return injection
         return None
 
-    # -- results -----------------------------------------------------------------------------------
+    # -- results -------------------------------------------------------------------------------
     def calls(self, method=None, path=None):
         """Recorded requests, optionally those of ``method`` on a path matching regex ``path``."""
         with self.lock:
             return [
-                r for r in self.requests
+                r
+                for r in self.requests
                 if (method is None or r["method"] == method)
                 and (path is None or re.search(path, r["path"]))
-            ]  # fmt: skip
+            ]
 
     def body(self, record):
         return json.loads(record["raw"]) if record["raw"] else None
@@ -277,14 +306,20 @@ class HqDouble:
         with self.lock:
             return [s for s in self.sales.values() if s["receiptNumber"] == receipt]
 
-    # -- tokens ------------------------------------------------------------------------------------
+    # -- tokens --------------------------------------------------------------------------------
     def _issue(self, user):
         now = int(time.time())
         claims = {"sub": user["id"], "iat": now, "jti": secrets.token_hex(8)}
-        access = jwt.encode({**claims, "typ": "access", "exp": now + self.access_ttl},
-                            self.secret, algorithm="HS256")  # fmt: skip
-        refresh = jwt.encode({**claims, "typ": "refresh", "exp": now + self.refresh_ttl},
-                             self.secret, algorithm="HS256")  # fmt: skip
+        access = jwt.encode(
+            {**claims, "typ": "access", "exp": now + self.access_ttl},
+            self.secret,
+            algorithm="HS256",
+        )
+        refresh = jwt.encode(
+            {**claims, "typ": "refresh", "exp": now + self.refresh_ttl},
+            self.secret,
+            algorithm="HS256",
+        )
         return access, refresh
 
     def _decode(self, token, typ):
@@ -306,7 +341,7 @@ class HqDouble:
         record["user"] = user["username"]
         return user
 
-    # -- routing -----------------------------------------------------------------------------------
+    # -- routing -------------------------------------------------------------------------------
     ROUTES = (
         ("POST", r"/api/v1/auth/login", "_login", None),
         ("POST", r"/api/v1/auth/refresh", "_refresh", None),
@@ -325,8 +360,12 @@ class HqDouble:
         ("GET", r"/api/v1/products/(?P<id>[^/]+)", "_get_product", "products.view"),
         ("PUT", r"/api/v1/products/(?P<id>[^/]+)", "_update_product", "products.edit"),
         ("DELETE", r"/api/v1/products/(?P<id>[^/]+)", "_delete_product", "products.delete"),
-        ("PATCH", r"/api/v1/products/(?P<id>[^/]+)/toggle-active", "_toggle_product",
-         "products.edit"),
+        (
+            "PATCH",
+            r"/api/v1/products/(?P<id>[^/]+)/toggle-active",
+            "_toggle_product",
+            "products.edit",
+        ),
         ("GET", r"/api/v1/customers", "_list_customers", "customers.view"),
         ("POST", r"/api/v1/customers", "_create_customer", "customers.create"),
         ("GET", r"/api/v1/sales", "_list_sales", "pos.sell"),
@@ -370,7 +409,7 @@ class HqDouble:
                 return exc.status, {"success": False, "error": exc.error}
         return 404, {"success": False, "error": f"Cannot {method} {path}"}
 
-    # -- validation ---------------------------------------------------------------------------------
+    # -- validation ----------------------------------------------------------------------------
     @staticmethod
     def _str(body, key, required=True, where=""):
         value = body.get(key)
@@ -409,10 +448,14 @@ class HqDouble:
         except ValueError:
             raise HqError(400, "page and pageSize must be integers") from None
         start = (page - 1) * size
-        return {"data": items[start : start + size], "total": len(items), "page": page,
-                "pageSize": size}  # fmt: skip
+        return {
+            "data": items[start : start + size],
+            "total": len(items),
+            "page": page,
+            "pageSize": size,
+        }
 
-    # -- auth ----------------------------------------------------------------------------------------
+    # -- auth ----------------------------------------------------------------------------------
     def _login(self, body, **kw):
         username = self._str(body, "username")
         pin = body.get("pin")
@@ -429,8 +472,14 @@ class HqDouble:
         self.logins += 1
         access, refresh = self._issue(user)
         public = {k: user[k] for k in ("id", "username", "displayName", "isActive")}
-        return {"data": {"accessToken": access, "refreshToken": refresh, "user": public,
-                         "permissions": list(user["permissions"])}}  # fmt: skip
+        return {
+            "data": {
+                "accessToken": access,
+                "refreshToken": refresh,
+                "user": public,
+                "permissions": list(user["permissions"]),
+            }
+        }
 
     def _refresh(self, body, **kw):
         token = self._str(body, "refreshToken")
@@ -446,7 +495,7 @@ class HqDouble:
         public = {k: user[k] for k in ("id", "username", "displayName", "isActive")}
         return {"data": {"user": public, "permissions": list(user["permissions"])}}
 
-    # -- reference data --------------------------------------------------------------------------------
+    # -- reference data ------------------------------------------------------------------------
     def _list_stores(self, query, **kw):
         return self._page(list(self.stores.values()), query)
 
@@ -457,8 +506,11 @@ class HqDouble:
         return self._page([self._public_user(u) for u in self.users.values()], query)
 
     def _store_employees(self, user, **kw):
-        return {"data": [self._public_user(u) for u in self.users.values()
-                         if u["storeId"] == user["storeId"]]}  # fmt: skip
+        return {
+            "data": [
+                self._public_user(u) for u in self.users.values() if u["storeId"] == user["storeId"]
+            ]
+        }
 
     def _list_tenders(self, **kw):
         return {"data": list(self.tenders.values())}
@@ -487,17 +539,19 @@ class HqDouble:
             if not isinstance(rate, dict):
                 raise HqError(400, f"rates[{index}] must be an object")
             where = f"rates[{index}]."
-            clean.append({
-                "name": self._str(rate, "name", where=where),
-                "rate": self._int(rate, "rate", minimum=0, where=where),
-                "isCompound": bool(rate.get("isCompound")),
-                "sortOrder": self._int(rate, "sortOrder", required=False, where=where) or 0,
-            })  # fmt: skip
+            clean.append(
+                {
+                    "name": self._str(rate, "name", where=where),
+                    "rate": self._int(rate, "rate", minimum=0, where=where),
+                    "isCompound": bool(rate.get("isCompound")),
+                    "sortOrder": self._int(rate, "sortOrder", required=False, where=where) or 0,
+                }
+            )
         group = {"id": str(uuid.uuid4()), "name": name, "rates": clean}
         self.tax_groups[group["id"]] = group
         return {"data": group}
 
-    # -- products ---------------------------------------------------------------------------------------
+    # -- products ------------------------------------------------------------------------------
     def _product_values(self, body):
         values = {
             "sku": self._str(body, "sku", required=False),
@@ -565,19 +619,27 @@ class HqDouble:
         self._product(id)["isActive"] = False
         return {"data": {"id": id, "isActive": False}}
 
-    # -- customers -----------------------------------------------------------------------------------
+    # -- customers -----------------------------------------------------------------------------
     def _list_customers(self, query, **kw):
         return self._page(list(self.customers.values()), query)
 
     def _create_customer(self, body, **kw):
         customer = {"id": str(uuid.uuid4()), "name": self._str(body, "name")}
-        for key in ("code", "email", "phone", "address", "city", "postcode", "country",
-                    "taxNumber"):  # fmt: skip
+        for key in (
+            "code",
+            "email",
+            "phone",
+            "address",
+            "city",
+            "postcode",
+            "country",
+            "taxNumber",
+        ):
             customer[key] = self._str(body, key, required=False)
         self.customers[customer["id"]] = customer
         return {"data": customer}
 
-    # -- sales -------------------------------------------------------------------------------------------
+    # -- sales ---------------------------------------------------------------------------------
     def _list_sales(self, query, **kw):
         items = sorted(self.sales.values(), key=lambda s: s["createdAt"])
         try:
@@ -626,8 +688,12 @@ class HqDouble:
                 raise HqError(400, "payments must cover grandTotal (change only from CASH)")
         elif paid != sale["grandTotal"]:
             raise HqError(400, "refund payments must equal grandTotal")
-        sale.update(id=str(uuid.uuid4()), status="completed", createdAt=_iso(_now()),
-                    changeAmount=max(paid - sale["grandTotal"], 0))  # fmt: skip
+        sale.update(
+            id=str(uuid.uuid4()),
+            status="completed",
+            createdAt=_iso(_now()),
+            changeAmount=max(paid - sale["grandTotal"], 0),
+        )
         self.sales[sale["id"]] = sale
         return {"data": sale}
 
@@ -656,8 +722,11 @@ class HqDouble:
             # unitPrice is a whole cent: half a cent per unit of rounding, and a cent
             tolerance = abs(line["quantity"]) / 2000 + 1
             if abs(computed - line["lineTotal"]) > tolerance:
-                raise HqError(400, f"{where}lineTotal {line['lineTotal']} does not match "
-                                   f"quantity x unitPrice - discountAmount + taxAmount ({computed})")  # fmt: skip
+                raise HqError(
+                    400,
+                    f"{where}lineTotal {line['lineTotal']} does not match "
+                    f"quantity x unitPrice - discountAmount + taxAmount ({computed})",
+                )
             taxes = item.get("taxes")
             if not isinstance(taxes, list):
                 raise HqError(400, f"{where}taxes is required (a list)")
@@ -666,13 +735,15 @@ class HqDouble:
                 tax_where = f"{where}taxes[{number}]."
                 if not isinstance(tax, dict):
                     raise HqError(400, f"{where}taxes[{number}] must be an object")
-                line["taxes"].append({
-                    "taxRateName": self._str(tax, "taxRateName", where=tax_where),
-                    "rate": self._int(tax, "rate", minimum=0, where=tax_where),
-                    "taxAmount": self._int(tax, "taxAmount", where=tax_where),
-                    "isCompound": tax.get("isCompound"),
-                    "sortOrder": self._int(tax, "sortOrder", where=tax_where),
-                })  # fmt: skip
+                line["taxes"].append(
+                    {
+                        "taxRateName": self._str(tax, "taxRateName", where=tax_where),
+                        "rate": self._int(tax, "rate", minimum=0, where=tax_where),
+                        "taxAmount": self._int(tax, "taxAmount", where=tax_where),
+                        "isCompound": tax.get("isCompound"),
+                        "sortOrder": self._int(tax, "sortOrder", where=tax_where),
+                    }
+                )
                 if not isinstance(tax.get("isCompound"), bool):
                     raise HqError(400, f"{tax_where}isCompound must be a boolean")
             if sum(t["taxAmount"] for t in line["taxes"]) != line["taxAmount"]:
@@ -694,11 +765,13 @@ class HqDouble:
             method = self._str(payment, "method", where=where)
             if method not in codes:
                 raise HqError(400, f"{where}method: unknown tender {method}")
-            clean.append({
-                "method": method,
-                "amount": self._int(payment, "amount", where=where),
-                "reference": self._str(payment, "reference", required=False, where=where),
-            })  # fmt: skip
+            clean.append(
+                {
+                    "method": method,
+                    "amount": self._int(payment, "amount", where=where),
+                    "reference": self._str(payment, "reference", required=False, where=where),
+                }
+            )
         return clean
 
     def _void_sale(self, id, body, **kw):
@@ -707,6 +780,5 @@ class HqDouble:
             raise HqError(404, "Sale not found")
         if sale["status"] == "voided":
             raise HqError(400, "Sale already voided")
-        sale.update(status="voided", voidedAt=_iso(_now()),
-                    voidReason=(body or {}).get("reason"))  # fmt: skip
+        sale.update(status="voided", voidedAt=_iso(_now()), voidReason=(body or {}).get("reason"))
         return {"data": sale}

@@ -33,9 +33,12 @@ class TestHqClient(BaseCase):
         self.double.refresh_ttl = 7 * 86400
 
     def client(self, pin="1234", store=None, timeout=10):
-        client = HqClient(self.double.url, {"username": "manager", "pin": pin},
-                          tokens=store or TokenStore(f"test-{id(self)}-{time.monotonic()}"),
-                          timeout=timeout)  # fmt: skip
+        client = HqClient(
+            self.double.url,
+            {"username": "manager", "pin": pin},
+            tokens=store or TokenStore(f"test-{id(self)}-{time.monotonic()}"),
+            timeout=timeout,
+        )
         self.addCleanup(client.session.close)
         return client
 
@@ -129,8 +132,7 @@ class TestHqClient(BaseCase):
         with self.assertRaisesRegex(RetryableError, "connection lost") as caught:
             client.data("POST", "/api/v1/departments", json={"name": "Deli"})
         self.assertTrue(caught.exception.ambiguous)
-        self.assertEqual([d["name"] for d in self.double.departments.values()],
-                         ["Bakery", "Deli"])  # fmt: skip
+        self.assertEqual([d["name"] for d in self.double.departments.values()], ["Bakery", "Deli"])
         unreachable = HqClient("http://127.0.0.1:9", {"username": "u", "pin": "1"})
         self.addCleanup(unreachable.session.close)
         with self.assertRaisesRegex(RetryableError, "HQ unreachable"):

@@ -33,7 +33,7 @@ class AuthRefused(PausingError):
 
 
 def token_expiry(token):
-    """(exp, iat) of a JWT, read without verifying it (HQ's key is not ours); (0, 0) if unreadable."""
+    """(exp, iat) of a JWT, unverified (HQ's key is not ours); (0, 0) if unreadable."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
@@ -72,8 +72,9 @@ class TokenStore:
 class HqClient:
     """Calls to one HQ server as one user; :meth:`call` returns the answer's envelope."""
 
-    def __init__(self, base_url, credentials, tokens=None, session=None, timeout=TIMEOUT,
-                 before_request=None):  # fmt: skip
+    def __init__(
+        self, base_url, credentials, tokens=None, session=None, timeout=TIMEOUT, before_request=None
+    ):
         """``before_request`` is called before each request leaves (the connector ends its
         transaction there, so that none stays open while waiting on HQ)."""
         self.before_request = before_request
@@ -93,8 +94,9 @@ class HqClient:
         except ValueError:
             answer = None
         if response.status_code != 200 or not isinstance(answer, dict):
-            raise RetryableError(f"HQ health check answered HTTP {response.status_code}",
-                                 status=response.status_code)  # fmt: skip
+            raise RetryableError(
+                f"HQ health check answered HTTP {response.status_code}", status=response.status_code
+            )
         return answer
 
     def login(self):
@@ -132,8 +134,9 @@ class HqClient:
         """Every item of a paginated list."""
         page = 1
         while True:
-            answer = self.call("GET", path, params={**(params or {}), "page": page,
-                                                    "pageSize": page_size})  # fmt: skip
+            answer = self.call(
+                "GET", path, params={**(params or {}), "page": page, "pageSize": page_size}
+            )
             items = answer.get("data") or []
             yield from items
             total = answer.get("total")
@@ -156,8 +159,9 @@ class HqClient:
                 return access  # another thread or worker renewed it meanwhile
             if refresh:
                 try:
-                    data = self.call("POST", "/api/v1/auth/refresh",
-                                     json={"refreshToken": refresh}, auth=False)["data"]  # fmt: skip
+                    data = self.call(
+                        "POST", "/api/v1/auth/refresh", json={"refreshToken": refresh}, auth=False
+                    )["data"]
                 except AuthRefused:
                     data = None  # refresh token expired or revoked: log in again
                 if data:
@@ -176,9 +180,14 @@ class HqClient:
             headers["Authorization"] = f"Bearer {token}"
         try:
             return self.session.request(
-                method, self.base_url + path, json=json, params=params, headers=headers,
-                timeout=self.timeout, allow_redirects=False,
-            )  # fmt: skip
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         except requests.ConnectionError as exc:
             if isinstance(exc, requests.ConnectTimeout) or _refused(exc):
                 raise RetryableError(f"HQ unreachable: {exc.__class__.__name__}") from None
@@ -203,8 +212,9 @@ class HqClient:
         if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
             kind = (response.headers.get("Content-Type") or "no content type").split(";")[0]
             shape = "an envelope without success" if isinstance(answer, dict) else kind
-            error = RetryableError(f"HQ answered {shape} (HTTP {status}) to {where}",
-                                   status=status, excerpt=excerpt)  # fmt: skip
+            error = RetryableError(
+                f"HQ answered {shape} (HTTP {status}) to {where}", status=status, excerpt=excerpt
+            )
             error.ambiguous = method != "GET"
             raise error
         if answer["success"] and 200 <= status < 300:
@@ -218,10 +228,15 @@ class HqClient:
             raise PausingError(f"{named} ({where}: {text})", status=status, excerpt=excerpt)
         if status == 429 or status >= 500:
             seconds = retry_after_seconds(response.headers.get("Retry-After"))
-            raise RetryableError(f"HQ error {status} on {where}: {text}", seconds=seconds,
-                                 status=status, excerpt=excerpt)  # fmt: skip
-        error = DeliveryError(f"HQ error {status} on {where}: {text}", status=status,
-                              excerpt=excerpt)  # fmt: skip
+            raise RetryableError(
+                f"HQ error {status} on {where}: {text}",
+                seconds=seconds,
+                status=status,
+                excerpt=excerpt,
+            )
+        error = DeliveryError(
+            f"HQ error {status} on {where}: {text}", status=status, excerpt=excerpt
+        )
         error.hq_error = text
         raise error
 

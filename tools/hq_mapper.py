@@ -31,8 +31,14 @@ def tax_rates(taxes):
     rates = []
     compound = False
     for index, tax in enumerate(ordered):
-        rates.append({"name": tax["name"], "rate": tax["rate_bp"], "isCompound": compound,
-                      "sortOrder": index})  # fmt: skip
+        rates.append(
+            {
+                "name": tax["name"],
+                "rate": tax["rate_bp"],
+                "isCompound": compound,
+                "sortOrder": index,
+            }
+        )
         compound = compound or bool(tax.get("include_base_amount"))
     return rates
 
@@ -99,10 +105,15 @@ def _item(line, product_id):
     rates = tax_rates(line["taxes"])
     by_name = sorted(line["taxes"], key=lambda t: (t.get("sequence") or 0, t.get("id") or 0))
     taxes = [
-        {"taxRateName": r["name"], "rate": r["rate"], "taxAmount": t["amount_cents"],
-         "isCompound": r["isCompound"], "sortOrder": r["sortOrder"]}
+        {
+            "taxRateName": r["name"],
+            "rate": r["rate"],
+            "taxAmount": t["amount_cents"],
+            "isCompound": r["isCompound"],
+            "sortOrder": r["sortOrder"],
+        }
         for r, t in zip(rates, by_name, strict=True)
-    ]  # fmt: skip
+    ]
     unit_price = _unit_price(line)
     gross = round(line["qty_milli"] * unit_price / 1000)
     subtotal = line["subtotal_cents"]
@@ -135,8 +146,9 @@ def _settle_taxes(item):
         raise MappingError(f"line {item['productName']!r} has tax but no tax rate")
 
 
-def sale_body(doc, *, receipt, store_id, terminal_id, cashier_id, customer_id=None,
-              product_ids, tenders):  # fmt: skip
+def sale_body(
+    doc, *, receipt, store_id, terminal_id, cashier_id, customer_id=None, product_ids, tenders
+):
     """``POST /api/v1/sales`` body for a neutral sale document.
 
     ``product_ids`` maps Odoo product ids to HQ product ids, ``tenders`` POS payment method ids
@@ -170,8 +182,13 @@ def sale_body(doc, *, receipt, store_id, terminal_id, cashier_id, customer_id=No
         code = tenders.get(payment["method_id"])
         if not code:
             raise MappingError(f"POS payment method {payment['method_name']!r} has no HQ tender")
-        payments.append({"method": code, "amount": payment["amount_cents"],
-                         "reference": payment.get("reference") or None})  # fmt: skip
+        payments.append(
+            {
+                "method": code,
+                "amount": payment["amount_cents"],
+                "reference": payment.get("reference") or None,
+            }
+        )
     if not payments:
         raise MappingError(f"order {doc['reference']} has no payment")
     tax_total = sum(i["taxAmount"] for i in items)
