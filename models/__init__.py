@@ -8,9 +8,12 @@ from . import api_sync_idempotency_key
 from . import api_sync_auth
 from . import api_sync_data
 from . import res_config_settings
+from . import api_sync_sink
+from . import api_sync_sink_health
 from . import base
 from . import api_sync_event
 from . import api_sync_webhook
+from . import api_sync_webhook_sink
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch

@@ -45,7 +45,8 @@ class GoneError(DeliveryError):
 
 
 class PausingError(DeliveryError):
-    """Authentication refused or a permission missing: the sink is paused with this reason."""
+    """The receiver refuses this sink (authentication, missing permission): the sink is paused
+    with the reason, and the delivery is held until the sink is resumed."""
 
 
 def backoff(attempt, base=30, cap=6 * 3600):
