@@ -20,3 +20,8 @@ from . import api_sync_batch
 from . import res_partner
 from . import pos_order
 from . import product_template
+from . import api_sync_binding
+from . import api_sync_hq_backend
+from . import api_sync_hq_session
+from . import api_sync_hq_mapping
+from . import api_sync_hq_remote

@@ -24,3 +24,4 @@ from . import test_dispatch_concurrency
 from . import test_sale_document
 from . import test_hq_mapper
 from . import test_hq_client
+from . import test_hq_connector
