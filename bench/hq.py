@@ -12,6 +12,7 @@ total. A figure is printed, never judged; the exit status is 1 only when the run
 
 # pylint: disable=print-used  (a command-line program: it prints its figures)
 import argparse
+import cProfile
 import os
 import random
 import sys
@@ -33,6 +34,7 @@ def parse():
         help="HQ access token lifetime, seconds (a refresh per expiry)",
     )
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
+    parser.add_argument("--profile", help="write a cProfile of the push to this file")
     parser.add_argument("odoo_args", nargs="*", help="database arguments for Odoo (after --)")
     return parser.parse_args()
 
@@ -40,21 +42,23 @@ def parse():
 def main():
     args = parse()
     import odoo  # noqa: PLC0415 - on PYTHONPATH only when run by bench/hq.sh
-    from odoo import api  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
     from odoo.tools import config  # noqa: PLC0415
 
     config.parse_config(
         [
-            "-d",
-            args.db,
             f"--addons-path={args.addons_path}",
             *([f"--data-dir={args.data_dir}"] if args.data_dir else []),
-            "--log-level=warn",
             *args.odoo_args,
-        ]
+            "-d",
+            args.db,
+            "--http-interface=127.0.0.1",
+            "--log-level=warn",
+        ],
+        setup_logging=True,
     )
-    odoo.service.server.load_server_wide_modules()
+    from odoo import api  # noqa: PLC0415
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
     registry = Registry(args.db)
     from odoo.addons.api_sync.tests.hq_double import HqDouble  # noqa: PLC0415
     from odoo.addons.api_sync.tests.pos_common import PosFixtures  # noqa: PLC0415
@@ -65,6 +69,7 @@ def main():
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+            env = env(user=env.ref("base.user_admin"))
             fixture = type("BenchPos", (PosFixtures,), {"env": env})
             fixture.setup_pos()
             taxes = [[fixture.tax_825], [fixture.tax_825, fixture.tax_5], [fixture.tax_10_incl], []]
@@ -88,6 +93,7 @@ def main():
                     "pos_config_ids": [(6, 0, fixture.pos_config.ids)],
                 }
             )
+            backend.action_push_all_products()
             cr.commit()
             dispatch(env)
             print(f"products pushed: {len(double.products)}", flush=True)
@@ -106,7 +112,10 @@ def main():
             created = time.perf_counter() - started
             logins_before, refreshes_before = double.logins, double.refreshes
             started = time.perf_counter()
-            dispatch(env)
+            if args.profile:
+                cProfile.runctx("dispatch(env)", globals(), {"env": env}, args.profile)
+            else:
+                dispatch(env)
             elapsed = time.perf_counter() - started
             by_receipt = {}
             for sale in double.sales.values():

@@ -60,6 +60,7 @@ ORDER_FIELDS = frozenset({"state"})
 _TOKENS = {}  # (database, backend id) -> (access, refresh): this process's copy of the tokens
 _LOCKS = {}  # (database, backend id, what) -> lock: one push of a dependency at a time
 _LOCKS_GUARD = threading.Lock()
+_LOGIN_USERS = {}  # (database, backend id, username) -> HQ user id
 _TAX_GROUPS = {}  # (database, backend id) -> {rates signature: HQ tax group id}
 
 
@@ -658,7 +659,7 @@ class ApiSyncHqBackend(models.Model):
             )
         else:
             receipt = document["reference"]
-        sale_id = self._hq_post_sale(client, order, document, receipt, maybe_sent, notes)
+        sale_id = self._hq_post_sale(client, order, document, receipt, maybe_sent, notes, binding)
         return 201, "; ".join([f"sale {sale_id}", *notes])
 
     def _hq_retried(self, delivery):
@@ -721,12 +722,13 @@ class ApiSyncHqBackend(models.Model):
         )
         return 200, f"sale {sale_id} voided"
 
-    def _hq_post_sale(self, client, order, document, receipt, maybe_sent, notes):
+    def _hq_post_sale(self, client, order, document, receipt, maybe_sent, notes, binding=None):
         """POST the sale once: after a failure that may have reached HQ, look for the receipt
         among the store's sales first."""
         key = (self.env.cr.dbname, self.id, "pos.order", order.id)
         with _lock(key):
-            binding = self._hq_bindings("pos.order", [order.id]).get(order.id) or {}
+            if binding is None:
+                binding = self._hq_bindings("pos.order", [order.id]).get(order.id) or {}
             if binding.get("external_id") and binding.get("sync_state") in ("synced", "voided"):
                 return binding["external_id"]
             if maybe_sent or binding.get("sync_state") == "sending":
@@ -742,7 +744,7 @@ class ApiSyncHqBackend(models.Model):
                     notes.append("found in HQ after an interrupted push")
                     return found["id"]
             try:
-                body = self._hq_sale_body(client, order, document, receipt, notes)
+                body = self._hq_sale_body(client, document, receipt, notes)
             except hq_mapper.MappingError as exc:
                 self._hq_bind("pos.order", order.id, sync_state="failed", last_error=str(exc))
                 raise DeliveryError(str(exc)) from None
@@ -785,20 +787,21 @@ class ApiSyncHqBackend(models.Model):
                 return sale
         return None
 
-    def _hq_sale_body(self, client, order, document, receipt, notes):
+    def _hq_sale_body(self, client, document, receipt, notes):
         if not self.store_id:
             raise hq_mapper.MappingError("the HQ backend has no store")
         product_ids = self._hq_ensure_products(client, document)
         customer_id = self._hq_customer(client, document.get("customer"))
+        mappings = self._hq_mappings()
         return hq_mapper.sale_body(
             document,
             receipt=receipt,
             store_id=self.store_id,
-            terminal_id=self._hq_terminal(order.config_id),
-            cashier_id=self._hq_cashier(client, document, notes),
+            terminal_id=self._hq_terminal(document, mappings),
+            cashier_id=self._hq_cashier(client, document, notes, mappings),
             customer_id=customer_id,
             product_ids=product_ids,
-            tenders=self._hq_tenders(client, order.payment_ids.payment_method_id),
+            tenders=self._hq_tenders(client, document, mappings),
         )
 
     def _hq_ensure_products(self, client, document):
@@ -844,40 +847,32 @@ class ApiSyncHqBackend(models.Model):
             return created["id"]
 
     # -- mappings ------------------------------------------------------------------------------
-    def _hq_mapping(self, kind, record):
-        ref = f"{record._name},{record.id}"
-        return (
-            self.env["api.sync.hq.mapping"]
-            .sudo()
-            .search(
-                [("backend_id", "=", self.id), ("kind", "=", kind), ("odoo_ref", "=", ref)], limit=1
+    def _hq_mappings(self):
+        """{(kind, "model,id"): (HQ value, is default)} of this backend, read at once."""
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT kind, odoo_ref, hq_value, is_default FROM api_sync_hq_mapping"
+                " WHERE backend_id = %s",
+                self.id,
             )
         )
+        return {(kind, ref): (value, bool(default)) for kind, ref, value, default in rows}
 
-    def _hq_record_default(self, kind, record, value, hq_name=None):
+    def _hq_record_default(self, mappings, kind, ref, odoo_name, value, hq_name=None):
         """Record a default mapping (first use); another worker may have just done it."""
-        values = {
-            "backend_id": self.id,
-            "kind": kind,
-            "odoo_ref": f"{record._name},{record.id}",
-            "odoo_name": record.display_name,
-            "hq_value": value,
-            "hq_name": hq_name,
-            "is_default": True,
-        }
-        self._sink_commit()
+        mappings[kind, ref] = (value, True)
         self.env.execute_query(
             SQL(
                 """INSERT INTO api_sync_hq_mapping (backend_id, kind, odoo_ref, odoo_name, hq_value,
-                      hq_name, is_default, company_id, create_uid, write_uid, create_date,
-                      write_date)
+                          hq_name, is_default, company_id, create_uid, write_uid, create_date,
+                          write_date)
                VALUES (%s, %s, %s, %s, %s, %s, TRUE, %s, %s, %s, now() at time zone 'utc',
                        now() at time zone 'utc')
                ON CONFLICT (backend_id, kind, odoo_ref) DO NOTHING""",
-                values["backend_id"],
+                self.id,
                 kind,
-                values["odoo_ref"],
-                values["odoo_name"],
+                ref,
+                odoo_name,
                 value,
                 hq_name,
                 self.company_id.id or None,
@@ -885,61 +880,64 @@ class ApiSyncHqBackend(models.Model):
                 self.env.uid,
             )
         )
-        self._sink_commit()
         self.env["api.sync.hq.mapping"].invalidate_model()
 
-    def _hq_terminal(self, config):
-        mapping = self._hq_mapping("terminal", config)
-        if mapping:
-            return mapping.hq_value
-        value = (config.name or f"POS {config.id}")[:32]
-        self._hq_record_default("terminal", config, value)
+    def _hq_terminal(self, document, mappings):
+        ref = f"pos.config,{document['config_id']}"
+        if ("terminal", ref) in mappings:
+            return mappings["terminal", ref][0]
+        value = (document.get("config_name") or f"POS {document['config_id']}")[:32]
+        self._hq_record_default(mappings, "terminal", ref, document.get("config_name"), value)
         return value
 
-    def _hq_cashier(self, client, document, notes):
-        cashier = None
-        if document.get("employee_id") and "hr.employee" in self.env:
-            cashier = self.env["hr.employee"].browse(document["employee_id"])
+    def _hq_cashier(self, client, document, notes, mappings):
+        if document.get("employee_id"):
+            ref, name = f"hr.employee,{document['employee_id']}", document.get("employee_name")
         elif document.get("user_id"):
-            cashier = self.env["res.users"].browse(document["user_id"])
-        if cashier:
-            mapping = self._hq_mapping("cashier", cashier)
-            if mapping and not mapping.is_default:
-                return mapping.hq_value
-        default = self.default_cashier_id or self.hq_user_id
-        if not default:
-            default = self._hq_login_user(client)
-        name = cashier.display_name if cashier else self.env._("unknown cashier")
-        if cashier and not self._hq_mapping("cashier", cashier):
-            self._hq_record_default("cashier", cashier, default)
+            ref, name = f"res.users,{document['user_id']}", document.get("user_name")
+        else:
+            ref, name = None, self.env._("unknown cashier")
+        mapped = mappings.get(("cashier", ref))
+        if mapped and not mapped[1]:
+            return mapped[0]
+        default = self.default_cashier_id or self.hq_user_id or self._hq_login_user(client)
+        if ref and not mapped:
+            self._hq_record_default(mappings, "cashier", ref, name, default)
         notes.append(f"default HQ cashier used for {name}")
         return default
 
     def _hq_login_user(self, client):
-        return client.data("GET", "/api/v1/auth/me")["user"]["id"]
+        """HQ id of the user the backend logs in as (asked once per process)."""
+        key = (self.env.cr.dbname, self.id, client.credentials.get("username"))
+        if key not in _LOGIN_USERS:
+            _LOGIN_USERS[key] = client.data("GET", "/api/v1/auth/me")["user"]["id"]
+        return _LOGIN_USERS[key]
 
-    def _hq_tenders(self, client, methods):
+    def _hq_tenders(self, client, document, mappings):
         """{POS payment method id: HQ tender code}, defaults recorded on first use."""
-        result, unmapped = {}, self.env["pos.payment.method"]
-        for method in methods:
-            mapping = self._hq_mapping("tender", method)
-            if mapping:
-                result[method.id] = mapping.hq_value
+        result, unmapped = {}, {}
+        for payment in document["payments"]:
+            ref = f"pos.payment.method,{payment['method_id']}"
+            if ("tender", ref) in mappings:
+                result[payment["method_id"]] = mappings["tender", ref][0]
             else:
-                unmapped |= method
+                unmapped[payment["method_id"]] = payment
         if unmapped:
             tenders = client.data("GET", "/api/v1/tenders")
             by_name = {
                 (t.get("name") or "").casefold(): t for t in tenders if t.get("isActive", True)
             }
             codes = {t.get("code") for t in tenders}
-            for method in unmapped:
-                tender = by_name.get((method.name or "").casefold())
+            for method_id, payment in unmapped.items():
+                tender = by_name.get((payment["method_name"] or "").casefold())
                 code = tender and tender["code"]
                 if not code:
-                    code = {"cash": "CASH", "bank": "CARD"}.get(method.type)
+                    code = {"cash": "CASH", "bank": "CARD"}.get(payment["method_type"])
                     if code not in codes:
                         continue  # no tender: the mapper names the method
-                self._hq_record_default("tender", method, code, tender and tender.get("name"))
-                result[method.id] = code
+                self._hq_record_default(
+                    mappings, "tender", f"pos.payment.method,{method_id}",
+                    payment["method_name"], code, tender and tender.get("name"),
+                )  # fmt: skip
+                result[method_id] = code
         return result

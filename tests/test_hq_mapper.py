@@ -208,6 +208,21 @@ class TestHqMapper(BaseCase):
                 self.assertSums(body, doc)
                 self.post(body)
 
+    def test_balancing_cent_on_an_untaxed_line(self):
+        """The document balanced totals and subtotals apart: an untaxed line got a tax cent.
+        HQ gets it on a taxed line, the line totals and the order's tax stay as they are."""
+        doc = document(
+            [line(1, 1, 500, 0, 500, 501, []), line(2, 2, 1000, 0, 2000, 2165, [(STATE, 165)])],
+            [payment(1, 2, 2666)],
+            2666,
+            166,
+        )
+        body = self.map(doc)
+        self.assertSums(body, doc)
+        self.assertEqual([i["lineTotal"] for i in body["items"]], [501, 2165])
+        self.assertEqual([i["taxAmount"] for i in body["items"]], [0, 166])
+        self.post(body)
+
     def test_refund_negative_quantities(self):
         doc = document(
             [line(1, -2, 500, 0, -1000, -1083, [(STATE, -83)])], [payment(1, 1, -1083)], -1083, -83

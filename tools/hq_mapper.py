@@ -89,14 +89,14 @@ def customer_body(customer):
     }
 
 
-def _unit_price(line):
+def _unit_price(line, subtotal):
     """Unit price before discount, tax excluded, in cents (HQ's ``unitPrice``)."""
     qty = line["qty"]
     if not qty:
         return 0
     factor = 1 - (line.get("discount_percent") or 0) / 100
     if factor > 0:
-        return round(line["subtotal_cents"] / factor / qty)
+        return round(subtotal / factor / qty)
     included = sum(t["rate_bp"] for t in line["taxes"] if t.get("price_include"))
     return round(line["unit_price_cents"] / (1 + included / 10000))
 
@@ -114,9 +114,11 @@ def _item(line, product_id):
         }
         for r, t in zip(rates, by_name, strict=True)
     ]
-    unit_price = _unit_price(line)
+    # an untaxed line is all subtotal (a balancing cent the document put between its subtotal
+    # and its total goes to the order's tax on a taxed line, see sale_body)
+    subtotal = line["subtotal_cents"] if line["taxes"] else line["total_cents"]
+    unit_price = _unit_price(line, subtotal)
     gross = round(line["qty_milli"] * unit_price / 1000)
-    subtotal = line["subtotal_cents"]
     return {
         "productId": product_id,
         "productName": line["product_name"],
