@@ -719,8 +719,9 @@ class HqDouble:
                 raise HqError(400, f"{where}quantity must not be 0")
             gross = round(line["quantity"] * line["unitPrice"] / 1000)
             computed = gross - line["discountAmount"] + line["taxAmount"]
-            # unitPrice is a whole cent: half a cent per unit of rounding, and a cent
-            tolerance = abs(line["quantity"]) / 2000 + 1
+            # unitPrice is a whole cent: half a cent per unit, the rounding of the product and
+            # a cent of tax moved between the order's lines
+            tolerance = abs(line["quantity"]) / 2000 + 2
             if abs(computed - line["lineTotal"]) > tolerance:
                 raise HqError(
                     400,

@@ -173,8 +173,9 @@ def sale_body(
         largest["taxAmount"] += residue if largest["taxes"] else 0
     tax_residue = doc["amount_tax_cents"] - sum(i["taxAmount"] for i in items)
     taxed = [i for i in items if i["taxes"]]
-    if tax_residue and taxed:
-        _move(max(taxed, key=lambda i: abs(i["taxAmount"])), tax_residue)
+    taxed.sort(key=lambda i: -abs(i["taxAmount"]))
+    for position in range(abs(tax_residue) if taxed else 0):  # a cent per line, largest first
+        _move(taxed[position % len(taxed)], 1 if tax_residue > 0 else -1)
     for item in items:
         _settle_taxes(item)
     payments = []
