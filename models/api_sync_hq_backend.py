@@ -7,7 +7,6 @@ import threading
 import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import AccessError
 from odoo.tools import SQL, ormcache
 
 from ..tools import hq_mapper
@@ -128,7 +127,7 @@ class ApiSyncHqBackend(models.Model):
 
     _name = "api.sync.hq.backend"
     _inherit = [
-        "api.sync.sink.mixin",
+        "api.sync.backend.mixin",
         "mail.thread",
         "mail.activity.mixin",
     ]
@@ -168,23 +167,8 @@ class ApiSyncHqBackend(models.Model):
         domain="[('backend_id', '=', id), ('kind', '=', 'user')]",
     )
     timeout = fields.Integer(default=10, help="Seconds to wait for HQ on each request.")
-    company_id = fields.Many2one(
-        "res.company", default=lambda self: self.env.company, required=True
-    )
-    pos_config_ids = fields.Many2many(
-        "pos.config",
-        string="POS Configs",
-        help="The POS whose paid orders are pushed; empty: every POS of the company.",
-    )
-    user_id = fields.Many2one(
-        "res.users",
-        string="Run As",
-        default=lambda self: self.env.ref("base.user_root"),
-        help="The user the pushed records are read as.",
-    )
     hq_user_id = fields.Char(string="HQ Login User", readonly=True, copy=False)
     permissions = fields.Char(readonly=True, copy=False, help="From the last login.")
-    connection_status = fields.Text(readonly=True, copy=False)
     mapping_ids = fields.One2many("api.sync.hq.mapping", "backend_id", copy=True)
     terminal_mapping_ids = fields.One2many(
         "api.sync.hq.mapping",
@@ -237,21 +221,6 @@ class ApiSyncHqBackend(models.Model):
                 _TOKENS.pop((self.env.cr.dbname, backend.id), None)
         return super().write(vals)
 
-    def _sink_stopped(self, state, reason):
-        """Tell the backend's managers (an activity) that the dispatcher paused it."""
-        for backend in self.sudo():
-            backend.activity_schedule(
-                "mail.mail_activity_data_warning",
-                user_id=backend.create_uid.id or SUPERUSER_ID,
-                summary=self.env._("HQ backend %s paused", backend.name),
-                note=reason,
-            )
-
-    def _check_manager(self):
-        if not self.env.user.has_group("api_sync.group_api_sync_manager"):
-            raise AccessError(self.env._("Only API Sync managers can operate HQ backends."))
-        self.check_access("write")
-
     # -- sink configuration --------------------------------------------------------------------
     @api.model
     @ormcache()
@@ -274,23 +243,6 @@ class ApiSyncHqBackend(models.Model):
                 configs.setdefault(model_name, []).append(config)
         return {model_name: tuple(items) for model_name, items in configs.items()}
 
-    def _sink_record_keys(self, model_name, ids):
-        """A variant queues behind its template: one product's pushes keep their order."""
-        if model_name == "product.product":
-            variants = self.env["product.product"].sudo().with_context(active_test=False)
-            templates = {v.id: v.product_tmpl_id.id for v in variants.browse(ids).exists()}
-            return {
-                pid: f"product.template,{templates[pid]}"
-                if pid in templates
-                else f"product.product,{pid}"
-                for pid in ids
-            }
-        return super()._sink_record_keys(model_name, ids)
-
-    def _carries_product(self, template):
-        """The products pushed to HQ: those available in the POS, active or not."""
-        return bool(template.available_in_pos)
-
     # -- client --------------------------------------------------------------------------------
     def _hq_client(self, session=None):
         self.ensure_one()
@@ -312,53 +264,40 @@ class ApiSyncHqBackend(models.Model):
         )
 
     # -- actions -------------------------------------------------------------------------------
-    def action_test_connection(self):
-        """``/health``, login and the permissions the connector needs; loads the stores,
-        users and tenders offered for the mappings. Returns a notification."""
+    def _check_connection(self):
+        """``/health``, a login, the permissions the connector needs (it raises when one is
+        missing) and the stores, users and tenders HQ offers for the mappings."""
         self.ensure_one()
-        self._check_manager()
         client = self._hq_client()
-        problems, notes = [], []
         try:
             client.health()
             _TOKENS.pop(client.tokens.key, None)
             login = client.login()
             granted = set(login.get("permissions") or [])
-            missing = [p for p in REQUIRED_PERMISSIONS if p not in granted]
-            if missing:
-                problems.append(self.env._("missing HQ permissions: %s", ", ".join(missing)))
-            optional = [p for p in OPTIONAL_PERMISSIONS if p not in granted]
-            if optional:
-                notes.append(
-                    self.env._("not granted (needed for some pushes): %s", ", ".join(optional))
-                )
-            self.sudo().write(
+            self.write(
                 {"hq_user_id": login["user"]["id"], "permissions": ", ".join(sorted(granted))}
             )
             self._hq_load_remotes(client, granted)
-            if not self.store_id:
-                problems.append(self.env._("no HQ store chosen"))
-        except DeliveryError as exc:
-            problems.append(str(exc))
         finally:
             client.session.close()
-        status = "; ".join(problems) or self.env._("Connection OK")
-        if notes:
-            status += "\n" + "\n".join(notes)
-        self.sudo().connection_status = status
-        if not problems and self.state == "paused":
+        missing = [p for p in REQUIRED_PERMISSIONS if p not in granted]
+        if missing:
+            raise DeliveryError(self.env._("missing HQ permissions: %s", ", ".join(missing)))
+        if not self.store_id:
+            raise DeliveryError(self.env._("HQ answers, but no HQ store is chosen"))
+        message = self.env._("Connection OK: logged in as %s", login["user"].get("username"))
+        optional = [p for p in OPTIONAL_PERMISSIONS if p not in granted]
+        if optional:
+            message += self.env._(" (not granted, needed by some pushes: %s)", ", ".join(optional))
+        return message
+
+    def action_test_connection(self):
+        """Test connection; a backend paused for its credentials or permissions is resumed
+        when the test passes."""
+        result = super().action_test_connection()
+        if result["params"]["type"] == "success" and self.state == "paused":
             self.sudo().write({"state": "active"})
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("HQ connection"),
-                "message": status,
-                "type": "danger" if problems else "success",
-                "sticky": bool(problems),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return result
 
     def _hq_load_remotes(self, client, granted):
         """Refresh the stores, users and tenders HQ offers (those the login may list)."""
@@ -387,33 +326,6 @@ class ApiSyncHqBackend(models.Model):
             Remote.browse([r.id for r in known.values()]).unlink()
             if kind == "store" and not self.store_id and len(items) == 1:
                 self.store_id = items[0]["id"]
-
-    def action_push_all_products(self):
-        """Queue every product this backend carries (the first sync); the dispatcher pushes
-        them in the background, products already in HQ with the same body send nothing."""
-        self._check_manager()
-        templates = self.env["product.template"].sudo().search([("available_in_pos", "=", True)])
-        events, targets = [], []
-        for backend in self:
-            for template in templates:
-                events.append(
-                    {"event_type": "record.updated", "model": template._name, "res_id": template.id}
-                )
-                key = f"{template._name},{template.id}"
-                targets.append(
-                    (len(events), backend._name, backend.id, "record.updated", key, None)
-                )
-        if events:
-            self.env["api.sync.event"].sudo()._insert(events, targets)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Push all products"),
-                "message": self.env._("%s product(s) queued for HQ.", len(templates)),
-                "type": "info",
-            },
-        }
 
     # -- sink ----------------------------------------------------------------------------------
     def _sink_send(self, delivery, session):
@@ -489,7 +401,7 @@ class ApiSyncHqBackend(models.Model):
     def _hq_push_template(self, client, template):
         """Create, update or archive the HQ products of a template's variants."""
         document = template._api_sync_product_document()
-        if not document["active"] or not self._carries_product(template):
+        if not self._product_in_scope(template):
             return self._hq_archive_variants(client, [v["id"] for v in document["variants"]])
         department = self._hq_department(client, document.get("category"))
         tax_group = self._hq_tax_group(client, document.get("taxes") or [])

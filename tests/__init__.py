@@ -25,3 +25,4 @@ from . import test_sale_document
 from . import test_hq_mapper
 from . import test_hq_client
 from . import test_hq_connector
+from . import test_tactill_client

@@ -42,12 +42,13 @@ class PosFixtures:
         cls.pos_session = cls.pos_config.current_session_id
         cls.pos_session.set_opening_control(0, None)
         cls.pos_categ = env["pos.category"].create({"name": "Drinks"})
+        cls.product_categ = env["product.category"].create({"name": "Goods"})
 
     @classmethod
     def make_product(cls, name, price, taxes=(), **values):
         return cls.env["product.product"].create({
             "name": name, "list_price": price, "available_in_pos": True,
-            "taxes_id": [(6, 0, [tax.id for tax in taxes])], **values,
+            "categ_id": cls.product_categ.id, "taxes_id": [(6, 0, [tax.id for tax in taxes])], **values,
         })  # fmt: skip
 
     def order_data(self, lines, customer=None, refund_of=None):
