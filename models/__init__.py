@@ -21,10 +21,10 @@ from . import res_partner
 from . import pos_order
 from . import product_template
 from . import api_sync_binding
+from . import api_sync_rate_budget
+from . import api_sync_backend_mixin
+from . import api_sync_tactill_backend
 from . import api_sync_hq_backend
 from . import api_sync_hq_session
 from . import api_sync_hq_mapping
 from . import api_sync_hq_remote
-from . import api_sync_rate_budget
-from . import api_sync_backend_mixin
-from . import api_sync_tactill_backend
