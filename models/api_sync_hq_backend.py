@@ -154,7 +154,6 @@ class ApiSyncHqBackend(models.Model):
         domain="[('backend_id', '=', id), ('kind', '=', 'store')]",
     )
     default_cashier_id = fields.Char(
-        string="Default Cashier",
         tracking=True,
         help="uuid of the HQ user a sale is made by when its Odoo cashier has no mapping; "
         "empty: the user the backend logs in as.",

@@ -357,12 +357,12 @@ class HqDouble:
         ("GET", r"/api/v1/products", "_list_products", "products.view"),
         ("POST", r"/api/v1/products", "_create_product", "products.create"),
         ("GET", r"/api/v1/products/barcode/(?P<barcode>[^/]+)", "_by_barcode", "products.view"),
-        ("GET", r"/api/v1/products/(?P<id>[^/]+)", "_get_product", "products.view"),
-        ("PUT", r"/api/v1/products/(?P<id>[^/]+)", "_update_product", "products.edit"),
-        ("DELETE", r"/api/v1/products/(?P<id>[^/]+)", "_delete_product", "products.delete"),
+        ("GET", r"/api/v1/products/(?P<rid>[^/]+)", "_get_product", "products.view"),
+        ("PUT", r"/api/v1/products/(?P<rid>[^/]+)", "_update_product", "products.edit"),
+        ("DELETE", r"/api/v1/products/(?P<rid>[^/]+)", "_delete_product", "products.delete"),
         (
             "PATCH",
-            r"/api/v1/products/(?P<id>[^/]+)/toggle-active",
+            r"/api/v1/products/(?P<rid>[^/]+)/toggle-active",
             "_toggle_product",
             "products.edit",
         ),
@@ -370,7 +370,7 @@ class HqDouble:
         ("POST", r"/api/v1/customers", "_create_customer", "customers.create"),
         ("GET", r"/api/v1/sales", "_list_sales", "pos.sell"),
         ("POST", r"/api/v1/sales", "_create_sale", "pos.sell"),
-        ("PUT", r"/api/v1/sales/(?P<id>[^/]+)/void", "_void_sale", "pos.void"),
+        ("PUT", r"/api/v1/sales/(?P<rid>[^/]+)/void", "_void_sale", "pos.void"),
     )
 
     def _dispatch(self, method, path, record, raw):
@@ -589,13 +589,13 @@ class HqDouble:
         self._check_unique(values)
         return {"data": self.add_product(**values)}
 
-    def _product(self, id):
-        if id not in self.products:
+    def _product(self, rid):
+        if rid not in self.products:
             raise HqError(404, "Product not found")
-        return self.products[id]
+        return self.products[rid]
 
-    def _get_product(self, id, **kw):
-        return {"data": self._product(id)}
+    def _get_product(self, rid, **kw):
+        return {"data": self._product(rid)}
 
     def _by_barcode(self, barcode, **kw):
         for product in self.products.values():
@@ -603,21 +603,21 @@ class HqDouble:
                 return {"data": product}
         raise HqError(404, "Product not found")
 
-    def _update_product(self, id, body, **kw):
-        product = self._product(id)
+    def _update_product(self, rid, body, **kw):
+        product = self._product(rid)
         values = self._product_values(body)
-        self._check_unique(values, id)
+        self._check_unique(values, rid)
         product.update(values)
         return {"data": product}
 
-    def _toggle_product(self, id, **kw):
-        product = self._product(id)
+    def _toggle_product(self, rid, **kw):
+        product = self._product(rid)
         product["isActive"] = not product["isActive"]
         return {"data": product}
 
-    def _delete_product(self, id, **kw):
-        self._product(id)["isActive"] = False
-        return {"data": {"id": id, "isActive": False}}
+    def _delete_product(self, rid, **kw):
+        self._product(rid)["isActive"] = False
+        return {"data": {"id": rid, "isActive": False}}
 
     # -- customers -----------------------------------------------------------------------------
     def _list_customers(self, query, **kw):
@@ -775,8 +775,8 @@ class HqDouble:
             )
         return clean
 
-    def _void_sale(self, id, body, **kw):
-        sale = self.sales.get(id)
+    def _void_sale(self, rid, body, **kw):
+        sale = self.sales.get(rid)
         if not sale:
             raise HqError(404, "Sale not found")
         if sale["status"] == "voided":
