@@ -67,6 +67,27 @@ class ResConfigSettings(models.TransientModel):
         "at least 3 days.",
     )
 
+    api_sync_dispatch_senders = fields.Integer(
+        string="Concurrent Sends per Dispatcher",
+        config_parameter="api_sync.dispatch_senders",
+        default=8,
+    )
+    api_sync_sink_concurrency = fields.Integer(
+        string="Concurrent Sends per Sink",
+        config_parameter="api_sync.sink_concurrency",
+        default=4,
+    )
+    api_sync_delivery_lease_seconds = fields.Integer(
+        string="Delivery Lease (s)",
+        config_parameter="api_sync.delivery_lease_seconds",
+        default=60,
+    )
+    api_sync_delivery_retry_base = fields.Integer(
+        string="First Retry Delay (s)",
+        config_parameter="api_sync.delivery_retry_base",
+        default=30,
+    )
+
     def action_api_sync_rotate_signing_key(self):
         """Rotate the JWT signing key: every issued token stops working."""
         self.env["api.sync.auth"]._rotate_signing_key()
