@@ -4,7 +4,7 @@ import json
 import logging
 import threading
 
-import psycopg2
+import psycopg2.errors
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.tools import SQL, ormcache
@@ -770,27 +770,31 @@ class ApiSyncHqBackend(models.Model):
         return {(kind, ref): (value, bool(default)) for kind, ref, value, default in rows}
 
     def _hq_record_default(self, mappings, kind, ref, odoo_name, value, hq_name=None):
-        """Record a default mapping (first use); another worker may have just done it."""
+        """Record a default mapping (first use); another sender may be doing it right now."""
         mappings[kind, ref] = (value, True)
-        self.env.execute_query(
-            SQL(
-                """INSERT INTO api_sync_hq_mapping (backend_id, kind, odoo_ref, odoo_name, hq_value,
-                          hq_name, is_default, company_id, create_uid, write_uid, create_date,
-                          write_date)
+        query = SQL(
+            """INSERT INTO api_sync_hq_mapping (backend_id, kind, odoo_ref, odoo_name, hq_value,
+                      hq_name, is_default, company_id, create_uid, write_uid, create_date,
+                      write_date)
                VALUES (%s, %s, %s, %s, %s, %s, TRUE, %s, %s, %s, now() at time zone 'utc',
                        now() at time zone 'utc')
                ON CONFLICT (backend_id, kind, odoo_ref) DO NOTHING""",
-                self.id,
-                kind,
-                ref,
-                odoo_name,
-                value,
-                hq_name,
-                self.company_id.id or None,
-                self.env.uid,
-                self.env.uid,
-            )
+            self.id,
+            kind,
+            ref,
+            odoo_name,
+            value,
+            hq_name,
+            self.company_id.id or None,
+            self.env.uid,
+            self.env.uid,
         )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+        except psycopg2.errors.SerializationFailure:
+            # another sender recorded it at the same moment: its mapping stays
+            _logger.debug("HQ backend %s: %s default recorded meanwhile", self.id, kind)
         self.env["api.sync.hq.mapping"].invalidate_model()
 
     def _hq_terminal(self, document, mappings):
