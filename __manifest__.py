@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "security/api_sync_rules.xml",
         "security/api_sync_connector_security.xml",
+        "security/api_sync_hq_security.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "views/api_sync_menus.xml",
@@ -28,6 +29,7 @@
         "views/api_sync_event_views.xml",
         "views/res_config_settings_views.xml",
         "views/api_sync_tactill_backend_views.xml",
+        "views/api_sync_hq_backend_views.xml",
     ],
     "application": True,
 }

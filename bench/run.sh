@@ -60,5 +60,8 @@ set +e
     "$@" \
     -- "${DB_ARGS[@]}"
 rc=$?
+# HQ connector (issue #10): 1,000 paid POS orders pushed to the HQ double, same database
+"$PYTHON" "$ADDON_DIR/bench/hq.py" --db "$DB" --addons-path "$ADDONS_PATH" \
+    --data-dir "$DATA_DIR" --results "$RESULTS" -- "${DB_ARGS[@]}" || rc=1
 set -e
 exit "$rc"

@@ -26,3 +26,7 @@ from . import api_sync_binding
 from . import api_sync_rate_budget
 from . import api_sync_backend_mixin
 from . import api_sync_tactill_backend
+from . import api_sync_hq_backend
+from . import api_sync_hq_session
+from . import api_sync_hq_mapping
+from . import api_sync_hq_remote

@@ -4,7 +4,9 @@ from ..tools.tactill_mapper import digest
 
 SYNC_STATES = [
     ("pending", "Pending"),
+    ("sending", "Sending"),  # sent once, the answer not seen: look the record up before again
     ("synced", "Synced"),
+    ("voided", "Voided"),
     ("failed", "Failed"),
     ("deleted", "Deleted"),
 ]

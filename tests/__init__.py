@@ -28,6 +28,9 @@ from . import test_security_throttle
 from . import test_openapi
 from . import test_openapi_fuzz
 from . import test_sale_document
+from . import test_hq_mapper
+from . import test_hq_client
+from . import test_hq_connector
 from . import test_tactill_client
 from . import test_tactill_products
 from . import test_tactill_sales
