@@ -131,8 +131,8 @@ class ApiSyncBackendMixin(models.AbstractModel):
 
     def action_test_connection(self):
         """Call the backend with its credentials and say what it answered."""
-        self.ensure_one()
         self._check_manager()
+        self.ensure_one()
         try:
             message, kind = self.sudo()._check_connection(), "success"
         except DeliveryError as exc:
@@ -148,8 +148,8 @@ class ApiSyncBackendMixin(models.AbstractModel):
     def action_push_all_products(self):
         """Queue every product this backend carries (first sync), through the outbox: chunked
         by the dispatcher, resumable (queued deliveries survive restarts), progress shown."""
-        self.ensure_one()
         self._check_manager()
+        self.ensure_one()
         backend = self.sudo()
         Template = self.env["product.template"].with_user(backend.user_id)
         domain = (
@@ -172,6 +172,7 @@ class ApiSyncBackendMixin(models.AbstractModel):
         return True
 
     def action_view_bindings(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
