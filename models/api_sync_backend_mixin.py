@@ -173,11 +173,10 @@ class ApiSyncBackendMixin(models.AbstractModel):
 
     def action_view_bindings(self):
         self.check_access("read")
-        self.ensure_one()
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Bindings"),
             "res_model": "api.sync.binding",
             "view_mode": "list,form",
-            "domain": [("backend_model", "=", self._name), ("backend_id", "=", self.id)],
+            "domain": [("backend_model", "=", self._name), ("backend_id", "in", self.ids)],
         }
