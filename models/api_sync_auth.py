@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessDenied
 from odoo.tools import SQL
 
-from ..tools import tokens
+from ..tools import settings, tokens
 from ..tools.errors import AuthenticationError, PermissionDenied, RateLimitExceeded
 from ..tools.identity import Identity
 
@@ -21,9 +21,11 @@ class ApiSyncAuth(models.AbstractModel):
 
     # -- configuration -------------------------------------------------------------------------
     @api.model
-    def _param(self, name, default):
-        value = self.env["ir.config_parameter"].sudo().get_param(f"api_sync.{name}")
-        return int(value) if value else default
+    def _param(self, name):
+        """The addon's setting ``name`` (``api_sync.<name>``), typed, defaults in
+        ``tools/settings.py``: the one way to read a setting."""
+        raw = self.env["ir.config_parameter"].sudo().get_param(f"api_sync.{name}")
+        return settings.parse(name, raw)
 
     @api.model
     def _signing_key(self):
@@ -46,8 +48,8 @@ class ApiSyncAuth(models.AbstractModel):
     @api.model
     def _user_limits(self):
         return (
-            (60, self._param("rate_limit_minute", 100)),
-            (3600, self._param("rate_limit_hour", 1000)),
+            (60, self._param("rate_limit_minute")),
+            (3600, self._param("rate_limit_hour")),
         )
 
     # -- login, refresh, logout ----------------------------------------------------------------
@@ -68,9 +70,9 @@ class ApiSyncAuth(models.AbstractModel):
         user = self.env["res.users"].browse(auth_info["uid"])
         if not user.has_group(USER_GROUP):
             raise PermissionDenied(self.env._("This user is not allowed to use the sync API."))
-        lifetime_days = self._param("refresh_lifetime_days", 30)
+        lifetime_days = self._param("refresh_lifetime_days")
         session = self._open_session(user, None, "password", lifetime_days, remote_addr, user_agent)
-        return self._token_payload(session, self._param("token_lifetime", 3600))
+        return self._token_payload(session, self._param("token_lifetime"))
 
     @api.model
     def _login_client(self, identifier, secret, remote_addr=None, user_agent=None):
@@ -113,7 +115,7 @@ class ApiSyncAuth(models.AbstractModel):
             raise AuthenticationError(self.env._("Client disabled"))
         token.spent_at = fields.Datetime.now()
         session.last_refresh_at = token.spent_at
-        lifetime = session.client_id.token_lifetime or self._param("token_lifetime", 3600)
+        lifetime = session.client_id.token_lifetime or self._param("token_lifetime")
         return self._token_payload(session, lifetime)
 
     @api.model
@@ -164,7 +166,7 @@ class ApiSyncAuth(models.AbstractModel):
 
     @api.model
     def _check_login_throttle(self, keys):
-        limit = self._param("login_max_failures", 10)
+        limit = self._param("login_max_failures")
         counter = self.env["api.sync.rate.counter"]
         for key in keys:
             # an IP address may be shared by several people: allow it more failures

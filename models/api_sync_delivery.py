@@ -98,9 +98,7 @@ class ApiSyncDelivery(models.Model):
         return self.browse(row[0] for row in rows)
 
     def _max_attempts(self):
-        return int(
-            self.env["ir.config_parameter"].sudo().get_param("api_sync.delivery_max_attempts", 25)
-        )
+        return self.env["api.sync.auth"]._param("delivery_max_attempts")
 
     def _attempt(self, session):
         """Send this delivery once and record the outcome; True when delivered."""
@@ -170,8 +168,6 @@ class ApiSyncDelivery(models.Model):
 
     @api.autovacuum
     def _gc_delivered(self):
-        days = int(
-            self.env["ir.config_parameter"].sudo().get_param("api_sync.delivery_retention_days", 30)
-        )
+        days = self.env["api.sync.auth"]._param("delivery_retention_days")
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.sudo().search([("state", "=", "done"), ("delivered_at", "<", limit)]).unlink()

@@ -179,10 +179,10 @@ class ApiSyncWebhook(models.Model):
 
     @api.model
     def _url_policy(self):
-        ICP = self.env["ir.config_parameter"].sudo()
+        Auth = self.env["api.sync.auth"]
         return {
-            "allow_http": ICP.get_param("api_sync.webhook_allow_http") == "True",
-            "allow_private": ICP.get_param("api_sync.webhook_allow_private_networks") == "True",
+            "allow_http": Auth._param("webhook_allow_http"),
+            "allow_private": Auth._param("webhook_allow_private_networks"),
         }
 
     @api.model
@@ -412,11 +412,7 @@ class ApiSyncWebhook(models.Model):
             if webhook._lock_health():
                 webhook.failing_since = now
             return
-        days = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("api_sync.webhook_disable_after_days", 3)
-        )
+        days = self.env["api.sync.auth"]._param("webhook_disable_after_days")
         too_long = webhook.failing_since <= fields.Datetime.subtract(now, days=days)
         if too_long and webhook._lock_health():
             webhook._disable(self.env._("Failing for %(d)s days: %(r)s", d=days, r=reason))
