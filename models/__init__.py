@@ -11,6 +11,9 @@ from . import res_config_settings
 from . import base
 from . import api_sync_event
 from . import api_sync_webhook
+from . import api_sync_webhook_display
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
+from . import ir_model
+from . import api_sync_delivery_monitoring

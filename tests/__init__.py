@@ -21,3 +21,7 @@ from . import test_webhook_ssrf
 from . import test_outbox_capture
 from . import test_webhook_delivery
 from . import test_dispatch_concurrency
+from . import test_settings
+from . import test_client_form
+from . import test_skip_validation_login
+from . import test_monitoring_failures
