@@ -12,9 +12,11 @@
     "data": [
         "security/api_sync_security.xml",
         "security/ir.model.access.csv",
+        "security/api_sync_record_status_security.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "views/api_sync_menus.xml",
+        "views/api_sync_overview_views.xml",
         "wizards/api_sync_client_secret_views.xml",
         "views/api_sync_client_views.xml",
         "views/api_sync_session_views.xml",
@@ -23,6 +25,13 @@
         "views/api_sync_delivery_views.xml",
         "views/api_sync_event_views.xml",
         "views/res_config_settings_views.xml",
+        "views/api_sync_record_status_views.xml",
     ],
+    "demo": ["demo/api_sync_demo.xml"],
+    "assets": {
+        "web.assets_backend": [
+            "api_sync/static/src/**/*",
+        ],
+    },
     "application": True,
 }

@@ -17,3 +17,4 @@ from . import api_sync_dispatcher
 from . import api_sync_batch
 from . import ir_model
 from . import api_sync_delivery_monitoring
+from . import api_sync_record_status
