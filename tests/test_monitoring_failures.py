@@ -41,7 +41,7 @@ class TestMonitoringFailures(WebhookHttpCase):
         self.assertEqual(delivery.last_status, 500)
         # a ping names no record
         webhook.action_send_test()
-        ping = self.Delivery.search([("webhook_id", "=", webhook.id), ("event_type", "=", "ping")])
+        ping = self.deliveries_of(webhook).filtered(lambda d: d.event_type == "ping")
         self.assertEqual(ping.record_display, "Contact")
         self.assertNotIn(",0", ping.display_name)
         # a deleted record keeps its last known name
@@ -74,9 +74,7 @@ class TestMonitoringFailures(WebhookHttpCase):
     def test_retry_all_per_sink(self):
         webhook, _partner, delivery = self.failed_delivery()
         other_webhook = webhook.copy({"url": "https://hooks.example.com/other"})
-        other = delivery.copy(
-            {"sink_id": other_webhook.id, "webhook_id": other_webhook.id, "state": "dead"}
-        )
+        other = delivery.copy({"sink_id": other_webhook.id, "state": "dead"})
         Delivery = self.Delivery.with_context(api_sync_sink=f"{webhook._name},{webhook.id}")
         action = Delivery.action_retry_all()
         self.assertEqual(action["params"]["message"], "1 deliveries queued again")
