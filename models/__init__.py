@@ -8,9 +8,12 @@ from . import api_sync_idempotency_key
 from . import api_sync_auth
 from . import api_sync_data
 from . import res_config_settings
+from . import api_sync_sink
+from . import api_sync_sink_health
 from . import base
 from . import api_sync_event
 from . import api_sync_webhook
+from . import api_sync_webhook_sink
 from . import api_sync_webhook_display
 from . import api_sync_delivery
 from . import api_sync_dispatcher
@@ -18,3 +21,4 @@ from . import api_sync_batch
 from . import ir_model
 from . import api_sync_delivery_monitoring
 from . import api_sync_record_status
+from . import api_sync_overview

@@ -67,7 +67,7 @@ class ApiSyncBatch(models.AbstractModel):
                     result["rolled_back"] = True
             raise BatchRolledBack(run.first_error, results)
         summary = {"total": len(ops), "succeeded": len(ops) - len(failed), "failed": len(failed)}
-        if model_name in self.env["api.sync.webhook"]._tracked_models():
+        if model_name in self.env["api.sync.sink.mixin"]._tracked_models():
             self.env["api.sync.event"]._capture_batch(
                 model_name, {**summary, "request_id": trace_id}
             )

@@ -1,5 +1,10 @@
+import json
 import logging
 import time
+import uuid
+
+import psycopg2.errors
+import requests
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -22,7 +27,9 @@ class ApiSyncDelivery(models.Model):
     event_type = fields.Selection(related="event_id.event_type")
     sink_model = fields.Char(required=True)
     sink_id = fields.Many2oneReference(model_field="sink_model", required=True)
-    webhook_id = fields.Many2one("api.sync.webhook", ondelete="cascade", index=True)
+    webhook_id = fields.Many2one(
+        "api.sync.webhook", compute="_compute_webhook_id", search="_search_webhook_id"
+    )
     record_key = fields.Char(
         required=True, help="model,id: deliveries of one key keep their order."
     )
@@ -30,6 +37,7 @@ class ApiSyncDelivery(models.Model):
     state = fields.Selection(
         [
             ("pending", "Pending"),
+            ("sending", "Sending"),
             ("retry", "Retrying"),
             ("on_hold", "On Hold"),
             ("done", "Delivered"),
@@ -46,110 +54,300 @@ class ApiSyncDelivery(models.Model):
     last_error = fields.Char()
     response_excerpt = fields.Text()
     duration_ms = fields.Float(string="Last Duration (ms)", aggregator="avg")
+    lease_until = fields.Datetime(
+        readonly=True, help="While sending: claimed by one dispatcher until then."
+    )
+    claim_token = fields.Char(readonly=True, copy=False)
 
     _queue_index = models.Index(
-        "(sink_model, sink_id, record_key, id) WHERE state IN ('pending', 'retry')"
+        "(sink_model, sink_id, record_key, id) WHERE state IN ('pending', 'retry', 'sending')"
+    )
+    _sink_index = models.Index(
+        "(sink_model, sink_id, id) WHERE state IN ('pending', 'retry', 'sending')"
     )
     _due_index = models.Index("(next_attempt_at, id) WHERE state IN ('pending', 'retry')")
+    _lease_index = models.Index("(lease_until) WHERE state = 'sending'")
+
+    def _compute_webhook_id(self):
+        """The sink when it is a webhook: a plain reference, not a foreign key, so that
+        deleting a sink never fights the dispatchers writing its deliveries' outcomes (the
+        deliveries of a deleted sink are removed by :meth:`_gc_orphans`)."""
+        webhooks = (
+            self.env["api.sync.webhook"]
+            .browse(d.sink_id for d in self if d.sink_model == "api.sync.webhook")
+            .exists()
+        )
+        for delivery in self:
+            webhook = webhooks.browse(delivery.sink_id)
+            delivery.webhook_id = (
+                delivery.sink_model == "api.sync.webhook" and webhook in webhooks and webhook
+            )
+
+    def _search_webhook_id(self, operator, value):
+        if operator not in ("in", "="):
+            return NotImplemented
+        Webhook = self.env["api.sync.webhook"]
+        if isinstance(value, str):
+            ids = Webhook._search([("display_name", "ilike", value)])
+        else:
+            ids = [v for v in ([value] if isinstance(value, int) else value) if v]
+        return [("sink_model", "=", "api.sync.webhook"), ("sink_id", "in", ids)]
+
+    # -- holding and releasing a sink's queue --------------------------------------------------
+    @api.model
+    def _hold(self, sinks, best_effort=False):
+        """Hold the queued deliveries of ``sinks`` (paused or disabled) until they resume.
+
+        ``best_effort``: in a user's transaction, rows a dispatcher changed meanwhile are left
+        alone (the dispatcher holds them itself when it meets a stopped sink)."""
+        query = SQL(
+            "UPDATE api_sync_delivery SET state = 'on_hold' WHERE sink_model = %s"
+            " AND sink_id = ANY(%s) AND state IN ('pending', 'retry')",
+            sinks._name,
+            list(sinks.ids),
+        )
+        if not best_effort:
+            self.env.execute_query(query)
+        else:
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(query, log_exceptions=False)
+            except (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable):
+                _logger.info("%s: queued deliveries held by the dispatcher instead", sinks)
+        self.invalidate_model(["state"])
+
+    @api.model
+    def _release(self, sinks):
+        """Queue the held deliveries of ``sinks`` (resumed) again, due now."""
+        self.env.execute_query(
+            SQL(
+                "UPDATE api_sync_delivery SET state = 'pending', next_attempt_at = %s"
+                " WHERE sink_model = %s AND sink_id = ANY(%s) AND state = 'on_hold'",
+                fields.Datetime.now(),
+                sinks._name,
+                list(sinks.ids),
+            )
+        )
+        self.invalidate_model(["state", "next_attempt_at"])
 
     # -- dispatching ---------------------------------------------------------------------------
     @api.model
-    def _claim_heads(self, limit):
-        """Lock due deliveries that head their queue (nothing earlier pending for the same
-        sink and record), skipping those other dispatchers hold."""
-        rows = self.env.execute_query(
-            SQL(
-                """
-            SELECT d.id FROM api_sync_delivery d
-             WHERE d.state IN ('pending', 'retry') AND d.next_attempt_at <= %(now)s
-               AND NOT EXISTS (
-                   SELECT 1 FROM api_sync_delivery p
-                    WHERE p.state IN ('pending', 'retry') AND p.sink_model = d.sink_model
-                      AND p.sink_id = d.sink_id AND p.record_key = d.record_key AND p.id < d.id)
-             ORDER BY d.id
-             LIMIT %(limit)s
-               FOR UPDATE SKIP LOCKED
-            """,
-                now=fields.Datetime.now(),
-                limit=limit,
-            )
-        )
-        return self.browse(row[0] for row in rows)
+    def _claim(self, limit, lease, token):
+        """Claim up to ``limit`` due queue heads for the dispatcher holding ``token``: their
+        state becomes ``sending`` until ``lease`` (a datetime). Returns the claimed ids.
 
-    def _queue_followers(self, limit):
-        """Pending deliveries queued behind this head, in order (locked for this dispatcher)."""
-        self.ensure_one()
+        A queue (sink + record key) is claimable when its first unfinished delivery is due,
+        or is ``sending`` with an expired lease (its dispatcher died: sent again, same
+        ``webhook-id``). Each sink gets at most ``_sink_concurrency()`` deliveries in flight
+        (one probe when its circuit is half-open, none while open), and the sinks take turns,
+        so one sink's backlog never fills a batch. The deliveries of paused or disabled sinks
+        are held, those of deleted sinks removed.
+        """
+        now = fields.Datetime.now()
         rows = self.env.execute_query(
             SQL(
                 """
-            SELECT id FROM api_sync_delivery
-             WHERE state = 'pending' AND sink_model = %s AND sink_id = %s AND record_key = %s
-               AND id > %s
-             ORDER BY id LIMIT %s
-               FOR UPDATE
+            SELECT s.sink_model, s.sink_id, COALESCE(b.busy, 0),
+                   COALESCE(h.open_until > %(now)s, FALSE), COALESCE(h.trips, 0) > 0
+              FROM (SELECT DISTINCT sink_model, sink_id FROM api_sync_delivery d
+                     WHERE %(claimable)s) AS s
+              LEFT JOIN (SELECT sink_model, sink_id, count(*) AS busy FROM api_sync_delivery
+                          WHERE state = 'sending' AND lease_until > %(now)s
+                          GROUP BY sink_model, sink_id) AS b
+                     ON b.sink_model = s.sink_model AND b.sink_id = s.sink_id
+              LEFT JOIN api_sync_sink_health h
+                     ON h.sink_model = s.sink_model AND h.sink_id = s.sink_id
             """,
-                self.sink_model,
-                self.sink_id,
-                self.record_key,
-                self.id,
-                limit,
+                now=now,
+                claimable=self._claimable(now),
             )
         )
-        return self.browse(row[0] for row in rows)
+        rooms = []
+        for sink_model, sink_id, busy, is_open, half_open in rows:
+            sink = self._sink_of(sink_model, sink_id)
+            if not sink:
+                self._gc_orphans(sink_model, [sink_id])
+            elif not sink._sink_is_active():
+                self._hold(sink)
+            else:
+                cap = 0 if is_open else 1 if half_open else sink._sink_concurrency()
+                if cap > busy:
+                    rooms.append({"sink_model": sink_model, "sink_id": sink_id, "room": cap - busy})
+        if not rooms or limit <= 0:
+            return []
+        rows = self.env.execute_query(
+            SQL(
+                """
+            WITH sinks AS (
+                SELECT * FROM jsonb_to_recordset(%(rooms)s::jsonb)
+                    AS s(sink_model varchar, sink_id int, room int)
+            ), picked AS (
+                SELECT c.id
+                  FROM sinks s
+                 CROSS JOIN LATERAL (
+                       SELECT d.id, row_number() OVER (ORDER BY d.id) AS rank
+                         FROM api_sync_delivery d
+                        WHERE d.sink_model = s.sink_model AND d.sink_id = s.sink_id
+                          AND d.state IN ('pending', 'retry', 'sending') AND %(claimable)s
+                          AND NOT EXISTS (
+                              SELECT 1 FROM api_sync_delivery p
+                               WHERE p.state IN ('pending', 'retry', 'sending')
+                                 AND p.sink_model = d.sink_model AND p.sink_id = d.sink_id
+                                 AND p.record_key = d.record_key AND p.id < d.id)
+                        ORDER BY d.id
+                        LIMIT s.room) AS c
+                 ORDER BY c.rank, c.id
+                 LIMIT %(limit)s
+            )
+            UPDATE api_sync_delivery d
+               SET state = 'sending', claim_token = %(token)s, lease_until = %(lease)s
+              FROM picked
+             WHERE d.id = picked.id AND %(claimable)s
+         RETURNING d.id
+            """,
+                rooms=json.dumps(rooms),
+                claimable=self._claimable(now),
+                limit=limit,
+                token=token,
+                lease=lease,
+            )
+        )
+        self.invalidate_model()
+        return sorted(row[0] for row in rows)
+
+    @api.model
+    def _claimable(self, now):
+        return SQL(
+            "((d.state IN ('pending', 'retry') AND d.next_attempt_at <= %s)"
+            " OR (d.state = 'sending' AND d.lease_until <= %s))",
+            now,
+            now,
+        )
+
+    @api.model
+    def _sink_of(self, sink_model, sink_id):
+        """The sink record, or an empty recordset when it (or its model) is gone."""
+        if sink_model not in self.env:
+            return self.env["api.sync.sink.mixin"]
+        return self.env[sink_model].sudo().browse(sink_id).exists()
+
+    @api.model
+    def _gc_orphans(self, sink_model, sink_ids):
+        """Remove the deliveries of deleted sinks, except those being sent right now (their
+        outcome is dropped when it comes back)."""
+        self.env.execute_query(
+            SQL(
+                "DELETE FROM api_sync_delivery WHERE sink_model = %s AND sink_id = ANY(%s)"
+                " AND (state <> 'sending' OR lease_until <= %s)",
+                sink_model,
+                list(sink_ids),
+                fields.Datetime.now(),
+            )
+        )
 
     def _max_attempts(self):
         return self.env["api.sync.auth"]._param("delivery_max_attempts")
 
     def _attempt(self, session):
-        """Send this delivery once and record the outcome; True when delivered."""
+        """Send this claimed delivery once; returns ``(values, health)`` for :meth:`_record`.
+
+        ``values`` are the delivery's new column values (``None``: the sink was deleted, drop
+        the delivery); ``health`` is ``(sink method, *args)`` or ``None``. Every exception is
+        turned into an outcome: a sink's bug is recorded on its delivery, never raised.
+        """
         self.ensure_one()
-        sink = self.env[self.sink_model].browse(self.sink_id).exists()
-        if sink and not self._sink_is_active(sink):
+        sink = self._sink_of(self.sink_model, self.sink_id)
+        if not sink:
+            return None, None
+        if not sink._sink_is_active():
             # paused or disabled since it was queued (redelivered, or claimed in between)
-            self.write({"state": "on_hold"})
-            return False
+            return {"state": "on_hold"}, None
         now = fields.Datetime.now()
         values = {"attempts": self.attempts + 1, "last_attempt_at": now}
+        health = None
         started = time.perf_counter()
         try:
-            if not sink:
-                raise transport.DeliveryError(self.env._("The sink no longer exists"))
-            status, excerpt = sink._sink_send(self, session)
+            if self.env.context.get("api_sync_own_cursor"):
+                status, excerpt = sink._sink_send(self, session)
+            else:  # in the caller's transaction: a sink's failed query must not break it
+                with self.env.cr.savepoint():
+                    status, excerpt = sink._sink_send(self, session)
+        except transport.PausingError as exc:
+            values.update(self._failure_values(exc, dead=False), state="on_hold")
+            health = ("_sink_pause", str(exc))
         except transport.GoneError as exc:
             values.update(self._failure_values(exc, dead=True))
-            sink._sink_gone(str(exc))
+            health = ("_sink_gone", str(exc))
         except transport.RetryableError as exc:
-            dead = values["attempts"] >= self._max_attempts()
-            values.update(self._failure_values(exc, dead=dead))
-            if not dead:
-                delay = (
-                    exc.seconds
-                    if exc.seconds is not None
-                    else transport.backoff(values["attempts"])
-                )
-                values["next_attempt_at"] = fields.Datetime.add(now, seconds=int(delay) + 1)
-            sink._sink_failed(str(exc))
+            values.update(self._retry_values(exc, values["attempts"], now, exc.seconds))
+            health = ("_sink_failed", str(exc))
         except transport.DeliveryError as exc:
             values.update(self._failure_values(exc, dead=True))
-            if sink:
-                sink._sink_failed(str(exc))
+            health = ("_sink_failed", str(exc))
+        except Exception as exc:
+            _logger.exception("delivery %s: %s._sink_send failed", self.id, self.sink_model)
+            error = transport.DeliveryError(f"{exc.__class__.__name__}: {exc}")
+            values.update(self._retry_values(error, values["attempts"], now))
         else:
             values.update(
-                state="done", delivered_at=now, last_status=status, last_error=False,
+                state="done", delivered_at=now, last_status=status, last_error=None,
                 response_excerpt=excerpt,
             )  # fmt: skip
-            sink._sink_succeeded()
+            health = ("_sink_succeeded",)
         values["duration_ms"] = (time.perf_counter() - started) * 1000
-        if values["state"] == "retry" and not self._sink_is_active(sink):
-            # the failure paused or disabled the sink (it keeps failing): hold the delivery with
-            # the others until the sink is resumed, instead of retrying it regardless
-            values["state"] = "on_hold"
-        self.write(values)
-        return values["state"] == "done"
+        return values, health
 
-    @staticmethod
-    def _sink_is_active(sink):
-        return bool(sink) and ("state" not in sink._fields or sink.state == "active")
+    def _retry_values(self, exc, attempts, now, seconds=None):
+        """Failure values of attempt number ``attempts``: retried with backoff (or after
+        ``seconds``), dead after the maximum."""
+        dead = attempts >= self._max_attempts()
+        values = self._failure_values(exc, dead=dead)
+        if not dead:
+            if seconds is None:
+                base = self.env["api.sync.auth"]._param("delivery_retry_base")
+                seconds = transport.backoff(attempts, base=base)
+            values["next_attempt_at"] = fields.Datetime.add(now, seconds=int(seconds) + 1)
+        return values
+
+    def _record(self, token, values, health):
+        """Write the outcome of the attempt made under claim ``token``; returns whether it was
+        written. A no-op when the claim was lost meanwhile (lease expired and claimed again,
+        sink deleted): only the dispatcher holding the claim records it."""
+        self.ensure_one()
+        if values is None:
+            self.env.execute_query(
+                SQL(
+                    "DELETE FROM api_sync_delivery WHERE id = %s AND claim_token = %s",
+                    self.id,
+                    token,
+                )
+            )
+            return False
+        sink = self._sink_of(self.sink_model, self.sink_id)
+        if values.get("state") == "retry" and not (sink and sink._sink_is_active()):
+            values = {**values, "state": "on_hold"}
+        assignments = SQL(", ").join(
+            SQL("%s = %s", SQL.identifier(name), value) for name, value in values.items()
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+            UPDATE api_sync_delivery
+               SET %s, claim_token = NULL, lease_until = NULL, write_date = %s
+             WHERE id = %s AND claim_token = %s AND state = 'sending'
+         RETURNING id
+            """,
+                assignments,
+                fields.Datetime.now(),
+                self.id,
+                token,
+            )
+        )
+        self.invalidate_recordset()
+        if rows and health and sink:
+            method, *args = health
+            getattr(sink, method)(*args)
+        return bool(rows)
 
     @staticmethod
     def _failure_values(exc, dead):
@@ -160,11 +358,76 @@ class ApiSyncDelivery(models.Model):
             "response_excerpt": exc.excerpt,
         }
 
+    def _send_now(self):
+        """Send these deliveries at once, in the current transaction, through the dispatcher's
+        attempt and outcome path (the UI's *Send Test*, a connector's "push now").
+
+        Only deliveries that are queued (pending or retrying, due or not) and head their queue
+        are sent; the others are left as they are. Returns ``{id: {"state", "status",
+        "duration_ms", "error"}}`` for every delivery of ``self``.
+        """
+        token = uuid.uuid4().hex
+        lease = fields.Datetime.add(fields.Datetime.now(), seconds=self._lease_seconds())
+        self.env.execute_query(
+            SQL(
+                """
+            UPDATE api_sync_delivery d SET state = 'sending', claim_token = %s, lease_until = %s
+             WHERE d.id = ANY(%s) AND d.state IN ('pending', 'retry')
+               AND NOT EXISTS (
+                   SELECT 1 FROM api_sync_delivery p
+                    WHERE p.state IN ('pending', 'retry', 'sending')
+                      AND p.sink_model = d.sink_model AND p.sink_id = d.sink_id
+                      AND p.record_key = d.record_key AND p.id < d.id)
+            """,
+                token,
+                lease,
+                list(self.ids),
+            )
+        )
+        self.invalidate_recordset()
+        with requests.Session() as session:
+            for delivery in self.filtered(lambda d: d.claim_token == token):
+                delivery._record(token, *delivery._attempt(session))
+        self.invalidate_recordset()
+        return {
+            delivery.id: {
+                "state": delivery.state,
+                "status": delivery.last_status,
+                "duration_ms": delivery.duration_ms,
+                "error": delivery.last_error or None,
+            }
+            for delivery in self.exists()
+        }
+
+    @api.model
+    def _lease_seconds(self):
+        """How long a claim lasts: past it, a dispatcher is presumed dead and its deliveries
+        are sent again. Longer than any send (10 s timeout + 10 s body budget)."""
+        return self.env.context.get("api_sync_lease") or self.env["api.sync.auth"]._param(
+            "delivery_lease_seconds"
+        )
+
     # -- replay --------------------------------------------------------------------------------
     def action_redeliver(self):
         """Queue these deliveries again (dead ones included), as a fresh series of attempts."""
         self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
         self.env["api.sync.dispatcher"]._trigger()
+
+    @api.autovacuum
+    def _gc_deleted_sinks(self):
+        """Remove the deliveries of deleted sinks the dispatcher has not met (not due)."""
+        for (sink_model,) in self.env.execute_query(
+            SQL("SELECT DISTINCT sink_model FROM api_sync_delivery")
+        ):
+            table = sink_model in self.env and self.env[sink_model]._table
+            self.env.execute_query(
+                SQL(
+                    "DELETE FROM api_sync_delivery d WHERE sink_model = %s AND state <> 'sending'"
+                    " AND NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = d.sink_id)",
+                    sink_model,
+                    SQL.identifier(table) if table else SQL("(SELECT NULL::int AS id)"),
+                )
+            )
 
     @api.autovacuum
     def _gc_delivered(self):

@@ -1,4 +1,6 @@
+import contextlib
 import logging
+import uuid
 
 import requests
 
@@ -8,7 +10,7 @@ from odoo.tools import SQL
 _logger = logging.getLogger(__name__)
 
 HEADS_PER_BATCH = 50
-FOLLOWERS_PER_HEAD = 50
+MAX_ROUNDS = 100
 
 
 class ApiSyncDispatcher(models.AbstractModel):
@@ -48,18 +50,22 @@ class ApiSyncDispatcher(models.AbstractModel):
 
     @api.model
     def _dispatch_batch(self, session=None):
-        """Claim and send one batch; returns how many deliveries were attempted."""
+        """Claim, send and record in the current transaction, one delivery at a time, until
+        nothing is due; returns how many deliveries were attempted."""
         Delivery = self.env["api.sync.delivery"].sudo()
-        session = session or requests.Session()
+        lease = fields.Datetime.add(fields.Datetime.now(), seconds=Delivery._lease_seconds())
         attempted = 0
-        for head in Delivery._claim_heads(HEADS_PER_BATCH):
-            attempted += 1
-            if not head._attempt(session):
-                continue
-            for follower in head._queue_followers(FOLLOWERS_PER_HEAD):
-                attempted += 1
-                if not follower._attempt(session):
-                    break  # the rest of this queue waits behind the failed one
+        with contextlib.ExitStack() as stack:
+            session = session or stack.enter_context(requests.Session())
+            for _round in range(MAX_ROUNDS):
+                token = uuid.uuid4().hex
+                claimed = Delivery.browse(Delivery._claim(HEADS_PER_BATCH, lease, token))
+                if not claimed:
+                    break
+                for delivery in claimed:
+                    values, health = delivery._attempt(session)
+                    attempted += bool(values and "attempts" in values)
+                    delivery._record(token, values, health)
         return attempted
 
     @api.model

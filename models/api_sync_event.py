@@ -51,8 +51,12 @@ class ApiSyncEvent(models.Model):
     @api.model
     def _capture(self, records, kind, fnames=(), old_states=None, snapshots=None, readers=None):
         changes = self._changes()[records._name]
+        origin = records.env.context.get("api_sync_origin")
         for record_id in records._ids:
-            change = changes.setdefault(record_id, {"kind": kind, "fields": set()})
+            change = changes.setdefault(
+                record_id, {"kind": kind, "fields": set(), "origins": set()}
+            )
+            change["origins"].add(origin)
             if kind == "created":
                 # writes made by the model's own create() (account.move, ...) are captured
                 # before it returns: they are part of the creation
@@ -99,7 +103,7 @@ class ApiSyncEvent(models.Model):
         """
         changes = self.env.cr.precommit.data.pop(PRECOMMIT_KEY, {})
         env = self.env(su=True, context={"active_test": False})
-        configs = env["api.sync.webhook"]._active_sinks()
+        configs = env["api.sync.sink.mixin"]._sink_all_configs()
         events, targets = [], []
         for model_name, by_id in changes.items():
             if configs.get(model_name):
@@ -137,13 +141,15 @@ class ApiSyncEvent(models.Model):
 
     @api.model
     def _collect(self, model_name, by_id, sinks, events, targets):
-        """Append one model's events to ``events`` and, for each sink of ``sinks`` (configs of
-        :meth:`~.api_sync_webhook.ApiSyncWebhook._active_sinks`) that receives one, a target
+        """Append one model's events to ``events`` and, for each sink of ``sinks``
+        (:class:`~.api_sync_sink.SinkConfig`) that receives one, a target
         ``(event position, sink model, sink id, event name, record key, data)`` to ``targets``.
 
         Decided here, on the records as committed: conditions, and whether the owner may read
-        the record. ``data`` is read here too when the subscription names its fields; with the
-        default field set it is read when the delivery is first sent (``None`` here).
+        the record. ``data`` is read here too when the sink names its fields; otherwise it is
+        read when the delivery is first sent (``None`` here). A ``record.updated`` touching none
+        of the sink's ``trigger_fields`` is not queued, nor a change written on behalf of that
+        same sink (context ``api_sync_origin``).
         """
         Model = self.env[model_name]
         first = len(events)
@@ -151,21 +157,35 @@ class ApiSyncEvent(models.Model):
         live = Model.browse(
             dict.fromkeys(e["res_id"] for e in events[first:] if e["event_type"] in LIVE)
         )
+        record_ids = [e["res_id"] for e in events[first:]]
         readable, values = {}, {}  # per owner: readable ids; per (owner, fields): data by id
-        for sink_model, sink_id, owner, names_by_type, conditions, field_names in sinks:
+        for config in sinks:
+            sink = self.env[config.sink_model].browse(config.sink_id)
+            origin = f"{config.sink_model},{config.sink_id}"
+            names_by_type, owner = config.events, config.owner_id
+            keys = None
             matching = None
             for position in range(first, len(events)):
                 event = events[position]
                 event_type, res_id = event["event_type"], event["res_id"]
                 if event_type not in names_by_type:
                     continue
+                change = by_id.get(res_id) or {}
+                if change.get("origins") == {origin}:
+                    continue  # written back by this sink itself
+                if (
+                    event_type == "record.updated"
+                    and config.trigger_fields is not None
+                    and not config.trigger_fields.intersection(event["changed_fields"])
+                ):
+                    continue
                 if event_type == "record.deleted":
-                    readers = by_id[res_id].get("readers")
-                    if readers is not None and sink_id not in readers:
+                    readers = change.get("readers")
+                    if readers is not None and (config.sink_model, config.sink_id) not in readers:
                         continue  # the owner could not read the record before it was deleted
-                    names = self.env[sink_model].browse(sink_id)._sink_field_names()
                     snapshot = event["snapshot"] or {}
-                    data = {name: snapshot[name] for name in names if name in snapshot}
+                    data = {name: snapshot[name] for name in sink._sink_field_names()
+                            if name in snapshot}  # fmt: skip
                 elif event_type == "batch.completed":
                     data = event["snapshot"]
                 else:
@@ -175,23 +195,25 @@ class ApiSyncEvent(models.Model):
                                 live.with_user(owner)._filtered_access("read").ids
                             )
                         matching = live.browse(readable[owner])
-                        if conditions:
-                            matching = matching.filtered_domain(conditions)
+                        if config.conditions:
+                            matching = matching.filtered_domain(config.conditions)
                         matching = set(matching.ids)
                     if res_id not in matching:
                         continue
                     data = None
-                    if field_names:
-                        key = (owner, field_names)
+                    if config.field_names:
+                        key = (owner, config.field_names)
                         if key not in values:
                             values[key] = self._read_as(
-                                live.browse(readable[owner]), owner, field_names
+                                live.browse(readable[owner]), owner, config.field_names
                             )
                         data = values[key].get(res_id)
-                key = f"{model_name},{res_id}"
+                if keys is None:
+                    keys = sink._sink_record_keys(model_name, record_ids)
                 targets.append(
-                    (position + 1, sink_model, sink_id, names_by_type[event_type], key, data)
-                )
+                    (position + 1, config.sink_model, config.sink_id,
+                     names_by_type[event_type], keys[res_id], data)
+                )  # fmt: skip
 
     @api.model
     def _read_as(self, records, owner, field_names):
@@ -232,12 +254,10 @@ class ApiSyncEvent(models.Model):
              RETURNING id, event_type, model, res_id, changed_fields, old_state, new_state,
                        user_id, company_id, create_date
             ), dl AS (
-                INSERT INTO api_sync_delivery (event_id, sink_model, sink_id, webhook_id,
-                       record_key, payload, state, attempts, next_attempt_at, create_uid,
-                       write_uid, create_date, write_date)
-                SELECT ev.id, t.sink_model, t.sink_id,
-                       CASE WHEN t.sink_model = 'api.sync.webhook' THEN t.sink_id END,
-                       t.record_key,
+                INSERT INTO api_sync_delivery (event_id, sink_model, sink_id, record_key,
+                       payload, state, attempts, next_attempt_at, create_uid, write_uid,
+                       create_date, write_date)
+                SELECT ev.id, t.sink_model, t.sink_id, t.record_key,
                        jsonb_build_object(
                            'id', 'evt_' || ev.id,
                            'event', t.name,

@@ -86,7 +86,7 @@ class TestDispatchConcurrency(TransactionCase):
                 past = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
                 deliveries = env["api.sync.delivery"].create([
                     {"event_id": event.id, "sink_model": "api.sync.webhook", "sink_id": webhook.id,
-                     "webhook_id": webhook.id, "record_key": f"{event.model},{event.res_id}",
+                     "record_key": f"{event.model},{event.res_id}",
                      "next_attempt_at": past,
                      "payload": {"id": f"evt_{event.id}", "event": event.event_type,
                                  "model": event.model, "record_id": event.res_id,
@@ -154,14 +154,14 @@ class TestDispatchConcurrency(TransactionCase):
             attempted, errors = self.run_dispatchers(2)
             with closing(db_connect(self.dbname).cursor()) as cr:
                 cr.execute(
-                    "SELECT state, attempts, count(*) FROM api_sync_delivery WHERE webhook_id = %s"
+                    "SELECT state, attempts, count(*) FROM api_sync_delivery WHERE sink_id = %s"
                     " GROUP BY state, attempts",
                     [created["webhook"]],
                 )
                 states = {(state, attempts): count for state, attempts, count in cr.fetchall()}
                 cr.execute(
                     "SELECT id, payload->>'id', record_key FROM api_sync_delivery"
-                    " WHERE webhook_id = %s ORDER BY id",
+                    " WHERE sink_id = %s ORDER BY id",
                     [created["webhook"]],
                 )
                 rows = cr.fetchall()

@@ -44,6 +44,11 @@ class GoneError(DeliveryError):
     """The receiver is gone for good (HTTP 410): the sink is disabled."""
 
 
+class PausingError(DeliveryError):
+    """The receiver refuses this sink (authentication, missing permission): the sink is paused
+    with the reason, and the delivery is held until the sink is resumed."""
+
+
 def backoff(attempt, base=30, cap=6 * 3600):
     """Seconds before retry ``attempt`` (1-based): exponential, capped, with ±20 % jitter."""
     delay = min(base * 2 ** (attempt - 1), cap)

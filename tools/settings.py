@@ -20,6 +20,10 @@ DEFAULTS = {
     "webhook_allow_private_networks": False,
     "webhook_disable_after_days": 3,
     "delivery_max_attempts": 25,
+    # Delivery engine (system parameters only, not in the Settings form)
+    "delivery_retry_base": 30,
+    "delivery_lease_seconds": 60,
+    "sink_concurrency": 4,
     # Logging
     "log_retention_days": 30,
     "delivery_retention_days": 30,
