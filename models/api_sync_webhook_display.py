@@ -3,13 +3,16 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 from .api_sync_webhook import SHORT_EVENTS
 
+MANAGER_GROUP = "api_sync.group_api_sync_manager"
+
 
 class ApiSyncWebhook(models.Model):
-    """How the webhook form shows a subscription: events as tags, fields as tags, conditions
-    as a domain."""
+    """The webhook form: events and fields as tags, conditions as a domain, and a *Send Test*
+    that tells its outcome."""
 
     _inherit = "api.sync.webhook"
 
@@ -54,3 +57,51 @@ class ApiSyncWebhook(models.Model):
     def _compute_conditions_domain(self):
         for webhook in self:
             webhook.conditions_domain = repr(webhook.conditions or [])
+
+    def action_send_test(self):
+        """Send a ``ping`` to this subscription now; the outcome as a notification."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only API Sync managers may test webhooks."))
+        super().action_send_test()
+        ping = self.env["api.sync.delivery"].search(
+            [
+                ("sink_model", "=", self._name),
+                ("sink_id", "=", self.id),
+                ("event_type", "=", "ping"),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        outcome = ping._send_now().get(ping.id) or {"state": ping.state}
+        state, status = outcome["state"], outcome.get("status")
+        values = {"url": self.url, "status": status, "error": outcome.get("error") or ""}
+        if state == "done":
+            kind, title = "success", self.env._("Ping delivered")
+            values["ms"] = round(outcome.get("duration_ms") or 0)
+            message = self.env._("%(url)s answered HTTP %(status)s in %(ms)s ms.", **values)
+        elif state in ("retry", "dead"):
+            kind, title = "danger", self.env._("Ping not delivered")
+            message = (
+                self.env._("%(url)s: %(error)s. The ping is retried like any delivery.", **values)
+                if state == "retry"
+                else self.env._("%(url)s: %(error)s. The ping is a dead letter.", **values)
+            )
+        else:
+            kind, title = "warning", self.env._("Ping queued")
+            message = self.env._(
+                "An earlier ping to %(url)s is still waiting for its retry: this one is sent "
+                "after it.",
+                **values,
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

@@ -26,3 +26,4 @@ from . import test_client_form
 from . import test_skip_validation_login
 from . import test_monitoring_failures
 from . import test_record_sync_status
+from . import test_send_test_and_overview
