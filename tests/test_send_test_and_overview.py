@@ -55,7 +55,9 @@ class TestSendTestAndOverview(WebhookHttpCase):
         self.create_partner(name="Second")
         self.dispatch()
         self.create_partner(name="Third")  # queued, not sent
-        dead = self.deliveries_of(webhook)[0].copy({"state": "dead", "attempts": 25})
+        dead = self.deliveries_of(webhook)[0].copy(
+            {"state": "dead", "attempts": 25, "last_attempt_at": False}
+        )
         data = self.env["api.sync.overview"].with_user(self.viewer).get_cards()
         self.assertFalse(data["isManager"])
         [card] = [c for c in data["cards"] if (c["model"], c["id"]) == (webhook._name, webhook.id)]

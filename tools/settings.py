@@ -20,7 +20,7 @@ DEFAULTS = {
     "webhook_allow_private_networks": False,
     "webhook_disable_after_days": 3,
     "delivery_max_attempts": 25,
-    # Delivery engine (system parameters only, not in the Settings form)
+    # Delivery engine (HIDDEN)
     "delivery_retry_base": 30,
     "delivery_lease_seconds": 60,
     "sink_concurrency": 4,
@@ -28,6 +28,9 @@ DEFAULTS = {
     "log_retention_days": 30,
     "delivery_retention_days": 30,
 }
+
+# System parameters only: tuning, not shown on the Settings form
+HIDDEN = frozenset({"delivery_retry_base", "delivery_lease_seconds", "sink_concurrency"})
 
 
 def parse(name, raw):
