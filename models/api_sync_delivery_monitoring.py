@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError
 
 MANAGER_GROUP = "api_sync.group_api_sync_manager"
 FAILED_STATES = ("retry", "dead")
+REMOTE_ERROR_CHARS = 200
 
 
 class ApiSyncDelivery(models.Model):
@@ -17,6 +18,10 @@ class ApiSyncDelivery(models.Model):
     )
     record_display = fields.Char(string="Record", compute="_compute_record_display")
     sink_name = fields.Char(string="Sent To", compute="_compute_sink_name")
+    remote_error = fields.Char(
+        compute="_compute_remote_error",
+        help="The error and the start of what the other end answered.",
+    )
     resolved_by_id = fields.Many2one("res.users", readonly=True)
     resolved_at = fields.Datetime(readonly=True)
 
@@ -50,6 +55,13 @@ class ApiSyncDelivery(models.Model):
             if name is None and isinstance(event.snapshot, dict):
                 name = event.snapshot.get("display_name") or event.snapshot.get("name")
             delivery.record_display = f"{label}: {name}" if name else f"{label} #{event.res_id}"
+
+    @api.depends("last_error", "response_excerpt")
+    def _compute_remote_error(self):
+        for delivery in self:
+            answer = " ".join((delivery.response_excerpt or "").split())[:REMOTE_ERROR_CHARS]
+            parts = [delivery.last_error, answer]
+            delivery.remote_error = ": ".join(part for part in parts if part) or False
 
     @api.depends("sink_model", "sink_id")
     def _compute_sink_name(self):

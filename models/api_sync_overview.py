@@ -63,6 +63,7 @@ class ApiSyncOverview(models.AbstractModel):
                 point.setdefault("done", 0)
                 point.setdefault("failed", 0)
             card["sent"] = sum(point["done"] for point in card["series"])
+            card["failed_recent"] = sum(point["failed"] for point in card["series"])
         return {
             "cards": cards,
             "hours": HOURS,

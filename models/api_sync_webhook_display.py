@@ -28,10 +28,11 @@ class ApiSyncWebhook(models.Model):
 
     @api.depends("identifier", "model_name", "url")
     def _compute_display_name(self):
-        """``wh_abc (res.partner → hooks.example.com)``: what it watches and where it sends."""
+        """``wh_abc (res.partner → hooks.example.com/crm)``: what it watches, where it sends."""
         for webhook in self:
-            host = urlsplit(webhook.url or "").netloc or webhook.url
-            webhook.display_name = f"{webhook.identifier} ({webhook.model_name} → {host})"
+            url = urlsplit(webhook.url or "")
+            target = f"{url.netloc}{url.path}".rstrip("/") or webhook.url
+            webhook.display_name = f"{webhook.identifier} ({webhook.model_name} → {target})"
 
     @api.depends("events")
     def _compute_event_tags(self):

@@ -6,6 +6,7 @@ import ast
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from .receiver import Answer
 from .webhook_common import WebhookHttpCase
 
 
@@ -19,7 +20,8 @@ class TestMonitoringFailures(WebhookHttpCase):
         )
 
     def failed_delivery(self, status=500, name="John Doe"):
-        """A delivery to a receiver that answered ``status``: retrying, with the remote error."""
+        """A delivery to a receiver that answered ``status`` (or an :class:`Answer`):
+        retrying, with the remote error."""
         webhook, _result = self.register()
         partner = self.create_partner(name=name)
         self.receiver.answer(status)
@@ -39,6 +41,7 @@ class TestMonitoringFailures(WebhookHttpCase):
         self.assertTrue(webhook.display_name.startswith(f"{webhook.identifier} (res.partner → "))
         self.assertTrue(delivery.last_error)
         self.assertEqual(delivery.last_status, 500)
+        self.assertTrue(delivery.remote_error.startswith(delivery.last_error))
         # a ping names no record
         webhook.action_send_test()
         ping = self.deliveries_of(webhook).filtered(lambda d: d.event_type == "ping")
@@ -48,6 +51,13 @@ class TestMonitoringFailures(WebhookHttpCase):
         self.assertEqual(self.api("DELETE", f"/res.partner/{partner.id}").status_code, 200)
         deleted = self.deliveries_of(webhook).filtered(lambda d: d.event_type == "record.deleted")
         self.assertEqual(deleted.record_display, "Contact: John Doe")
+
+    def test_remote_error_shows_what_the_receiver_answered(self):
+        body = b'{"error": "category \'Mugs\' is unknown"}'
+        _webhook, _partner, delivery = self.failed_delivery(Answer(422, body=body))
+        self.assertEqual(
+            delivery.remote_error, 'HTTP 422: {"error": "category \'Mugs\' is unknown"}'
+        )
 
     def test_record_a_user_cannot_read_shows_its_id_only(self):
         _webhook, partner, delivery = self.failed_delivery(name="Secret Name")
