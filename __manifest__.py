@@ -13,6 +13,7 @@
         "security/api_sync_security.xml",
         "security/ir.model.access.csv",
         "security/api_sync_record_status_security.xml",
+        "security/api_sync_connector_security.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "views/api_sync_menus.xml",
@@ -26,6 +27,7 @@
         "views/api_sync_event_views.xml",
         "views/res_config_settings_views.xml",
         "views/api_sync_record_status_views.xml",
+        "views/api_sync_tactill_backend_views.xml",
     ],
     "demo": ["demo/api_sync_demo.xml"],
     "assets": {

@@ -22,3 +22,10 @@ from . import ir_model
 from . import api_sync_delivery_monitoring
 from . import api_sync_record_status
 from . import api_sync_overview
+from . import res_partner
+from . import pos_order
+from . import product_template
+from . import api_sync_binding
+from . import api_sync_rate_budget
+from . import api_sync_backend_mixin
+from . import api_sync_tactill_backend

@@ -27,3 +27,5 @@ from . import test_skip_validation_login
 from . import test_monitoring_failures
 from . import test_record_sync_status
 from . import test_send_test_and_overview
+from . import test_sale_document
+from . import test_tactill_client
