@@ -50,19 +50,31 @@ class ApiSyncRecordStatusMixin(models.AbstractModel):
                 record.api_sync_status = self.env._("Not synced")
 
     def action_api_sync_status(self):
-        """A dialog with the record's sync status per sink."""
+        """A dialog with the record's sync status per sink: its latest delivery there, and its
+        binding (external id) on connector backends."""
         self.ensure_one()
         if not self.env.user.has_group(USER_GROUP):
             raise AccessError(self.env._("The sync status is for API Sync users."))
         self.check_access("read")
+        latest = self._api_sync_latest()
+        bindings = {
+            (binding.backend_model, binding.backend_id): binding
+            for binding in self.env["api.sync.binding"].search(
+                [("res_model", "=", self._name), ("res_id", "=", self.id)]
+            )
+        }
+        lines = [
+            {
+                "delivery_id": latest[sink].id if sink in latest else False,
+                "binding_id": bindings[sink].id if sink in bindings else False,
+            }
+            for sink in [*latest, *(key for key in bindings if key not in latest)]
+        ]
         status = self.env["api.sync.record.status"].create(
             {
                 "res_model": self._name,
                 "res_id": self.id,
-                "line_ids": [
-                    (0, 0, {"delivery_id": delivery.id})
-                    for delivery in self._api_sync_latest().values()
-                ],
+                "line_ids": [(0, 0, values) for values in lines],
             }
         )
         return {
@@ -99,13 +111,20 @@ class ApiSyncRecordStatusLine(models.TransientModel):
     _description = "API Sync Record Status per Sink"
 
     status_id = fields.Many2one("api.sync.record.status", required=True, ondelete="cascade")
-    delivery_id = fields.Many2one("api.sync.delivery", string="Last Delivery", required=True)
-    sink_name = fields.Char(related="delivery_id.sink_name")
+    delivery_id = fields.Many2one("api.sync.delivery", string="Last Delivery")
+    binding_id = fields.Many2one("api.sync.binding")
+    sink_name = fields.Char(compute="_compute_sink_name")
+    external_id = fields.Char(related="binding_id.external_id")
+    sync_state = fields.Selection(related="binding_id.sync_state")
     state = fields.Selection(related="delivery_id.state")
     event_type = fields.Selection(related="delivery_id.event_type")
     last_attempt_at = fields.Datetime(related="delivery_id.last_attempt_at")
     delivered_at = fields.Datetime(related="delivery_id.delivered_at")
-    last_error = fields.Char(related="delivery_id.last_error")
+    last_error = fields.Char(related="delivery_id.remote_error")
+
+    def _compute_sink_name(self):
+        for line in self:
+            line.sink_name = line.delivery_id.sink_name or line.binding_id.backend_name
 
 
 class ProductTemplate(models.Model):

@@ -52,6 +52,25 @@ class TestRecordSyncStatus(WebhookHttpCase):
             self.deliveries_of(self.webhook),
         )
 
+    def test_dialog_shows_bindings_of_connector_backends(self):
+        """A backend's binding gives the line its external id; a binding without a delivery
+        (bound by an earlier push) still has its line."""
+        self.change(list_price=12)
+        self.dispatch()
+        other = self.webhook.copy({"url": "https://hooks.example.com/other"})
+        Binding = self.env["api.sync.binding"]
+        for sink, external in ((self.webhook, "tac_1"), (other, "tac_2")):
+            Binding.create({
+                "backend_model": sink._name, "backend_id": sink.id,
+                "res_model": "product.template", "res_id": self.template.id,
+                "external_id": external, "sync_state": "synced",
+            })  # fmt: skip
+        action = self.template.action_api_sync_status()
+        lines = self.env["api.sync.record.status"].browse(action["res_id"]).line_ids
+        self.assertEqual(lines.mapped("external_id"), ["tac_1", "tac_2"])
+        self.assertEqual(lines.mapped("state"), ["done", False])
+        self.assertEqual(lines[1].sink_name, other.display_name)
+
     def test_status_is_for_sync_users(self):
         seller = new_test_user(self.env, login="seller", groups="base.group_user")
         with self.assertRaises(AccessError):
