@@ -26,7 +26,7 @@
         "views/api_sync_delivery_views.xml",
         "views/api_sync_event_views.xml",
         "views/res_config_settings_views.xml",
-        "views/api_sync_record_status_views.xml",
+        "wizards/api_sync_record_status_views.xml",
         "views/api_sync_tactill_backend_views.xml",
     ],
     "demo": ["demo/api_sync_demo.xml"],
