@@ -1,7 +1,9 @@
 """A local webhook receiver for the api_sync benchmark (127.0.0.1 only).
 
-Every POST is answered ``200 {"ok": true}`` at once; its arrival time (``time.time()``, so
-comparable across processes of this machine), ``webhook-id`` header and payload are recorded.
+Every POST is answered ``200 {"ok": true}`` at once (``/delay/<ms>/...``: after <ms>;
+``/hang/...``: after 15 s, past the dispatcher's timeout, and not recorded); its arrival
+time (``time.time()``, comparable across processes of this machine), ``webhook-id`` header
+and payload are recorded.
 Control endpoints for the benchmark driver:
 
 - ``GET  /_bench/stats``     ``{"count", "distinct", "duplicates", "first", "last"}`` (distinct:
@@ -81,6 +83,10 @@ class Store:
 STORE = Store()
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many senders connect at once: no dropped SYN, no 1 s retry
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the dispatcher's requests.Session expects
     # one send() per response (headers and body together) and no Nagle delay: otherwise the
@@ -118,6 +124,12 @@ class Handler(BaseHTTPRequestHandler):
         webhook_id = self.headers.get("webhook-id") or (
             payload.get("id") if isinstance(payload, dict) else None
         )
+        if path.startswith("/hang/"):  # answers after the dispatcher's 10 s timeout
+            time.sleep(15)
+            self._answer(200, {"ok": True})
+            return
+        if path.startswith("/delay/"):  # /delay/<ms>/...: a receiver answering in <ms>
+            time.sleep(int(path.split("/")[2]) / 1000)
         self._answer(200, {"ok": True})
         STORE.add(arrival, path, webhook_id, payload)
 
@@ -137,7 +149,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = _Server(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

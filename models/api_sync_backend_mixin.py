@@ -152,11 +152,9 @@ class ApiSyncBackendMixin(models.AbstractModel):
         self._check_manager()
         backend = self.sudo()
         Template = self.env["product.template"].with_user(backend.user_id)
-        domain = (
-            [("available_in_pos", "=", True)]
-            if backend.product_scope == "pos"
-            else [("sale_ok", "=", True)]
-        )
+        domain = [("available_in_pos", "=", True)] if backend.product_scope == "pos" else [
+            ("sale_ok", "=", True)
+        ]
         templates = Template.search(domain, order="id")
         backend.write({"push_all_total": len(templates),
                        "push_all_queued_at": fields.Datetime.now()})  # fmt: skip

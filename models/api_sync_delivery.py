@@ -267,11 +267,7 @@ class ApiSyncDelivery(models.Model):
         health = None
         started = time.perf_counter()
         try:
-            if self.env.context.get("api_sync_own_cursor"):
-                status, excerpt = sink._sink_send(self, session)
-            else:  # in the caller's transaction: a sink's failed query must not break it
-                with self.env.cr.savepoint():
-                    status, excerpt = sink._sink_send(self, session)
+            status, excerpt = self._sink_send_isolated(sink, session)
         except transport.PausingError as exc:
             values.update(self._failure_values(exc, dead=False), state="on_hold")
             health = ("_sink_pause", str(exc))
@@ -285,7 +281,10 @@ class ApiSyncDelivery(models.Model):
             values.update(self._failure_values(exc, dead=True))
             health = ("_sink_failed", str(exc))
         except Exception as exc:
-            _logger.exception("delivery %s: %s._sink_send failed", self.id, self.sink_model)
+            # recorded on the delivery; a warning, not an error: the dispatcher carries on
+            _logger.warning(
+                "delivery %s: %s._sink_send failed", self.id, self.sink_model, exc_info=True
+            )
             error = transport.DeliveryError(f"{exc.__class__.__name__}: {exc}")
             values.update(self._retry_values(error, values["attempts"], now))
         else:
@@ -296,6 +295,30 @@ class ApiSyncDelivery(models.Model):
             health = ("_sink_succeeded",)
         values["duration_ms"] = (time.perf_counter() - started) * 1000
         return values, health
+
+    def _sink_send_isolated(self, sink, session):
+        """``sink._sink_send``, whose failure leaves the transaction usable: rolled back in a
+        sender's own cursor, a savepoint in the caller's transaction."""
+        if self.env.context.get("api_sync_own_cursor"):
+            try:
+                return sink._sink_send(self, session)
+            except Exception:
+                self.env.cr.rollback()
+                raise
+        with self.env.cr.savepoint():
+            return sink._sink_send(self, session)
+
+    def _bug_values(self, exc):
+        """Outcome of an attempt that failed with an unexpected error (a bug, not the
+        receiver): counted, retried with backoff, dead after the maximum."""
+        now = fields.Datetime.now()
+        attempts = self.attempts + 1
+        error = transport.DeliveryError(f"{exc.__class__.__name__}: {exc}")
+        return {
+            "attempts": attempts,
+            "last_attempt_at": now,
+            **self._retry_values(error, attempts, now),
+        }
 
     def _retry_values(self, exc, attempts, now, seconds=None):
         """Failure values of attempt number ``attempts``: retried with backoff (or after

@@ -81,7 +81,8 @@ class ApiSyncEvent(models.Model):
 
     @api.model
     def _emit_ping(self, webhooks):
-        """A ``ping`` event delivered to ``webhooks`` only (``POST .../test``)."""
+        """A ``ping`` event delivered to ``webhooks`` only (``POST .../test``); returns its
+        deliveries (``_send_now`` sends them at once)."""
         events, targets = [], []
         for webhook in webhooks:
             events.append({"event_type": "ping", "model": webhook.model_name, "res_id": 0})
@@ -89,7 +90,7 @@ class ApiSyncEvent(models.Model):
             targets.append(
                 (len(events), webhook._name, webhook.id, "ping", key, {"message": "ping"})
             )
-        self._insert(events, targets)
+        return self._insert(events, targets)
 
     # -- commit-time fan-out -------------------------------------------------------------------
     @api.model
@@ -226,7 +227,8 @@ class ApiSyncEvent(models.Model):
     @api.model
     def _insert(self, events, targets, author=None):
         """Insert ``events`` and the deliveries of ``targets`` (see :meth:`_collect`) with one
-        statement, and wake the dispatcher unless it is already due to run."""
+        statement, and wake the dispatcher unless it is already due to run; returns the
+        deliveries."""
         uid = author or self.env.uid
         now = fields.Datetime.now()
         events_json = [{"ord": position, **event} for position, event in enumerate(events, 1)]
@@ -236,7 +238,7 @@ class ApiSyncEvent(models.Model):
             for ord_, model, sink_id, name, key, data in targets
         ]  # fmt: skip
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id("api_sync.ir_cron_dispatch")
-        [(_queued, due)] = self.env.execute_query(
+        [(delivery_ids, due)] = self.env.execute_query(
             SQL(
                 """
             WITH ev AS (
@@ -277,9 +279,9 @@ class ApiSyncEvent(models.Model):
                        sink_id int, name varchar, record_key varchar, data jsonb)
                   JOIN (SELECT *, row_number() OVER (ORDER BY id) AS ord FROM ev) AS ev
                     ON ev.ord = t.ord
-             RETURNING 1
+             RETURNING id
             )
-            SELECT (SELECT count(*) FROM dl),
+            SELECT (SELECT array_agg(id ORDER BY id) FROM dl),
                    EXISTS (SELECT 1 FROM ir_cron_trigger
                             WHERE cron_id = %(cron)s AND call_at <= %(now)s)
             """,
@@ -292,3 +294,4 @@ class ApiSyncEvent(models.Model):
         )
         if targets:
             self.env["api.sync.dispatcher"]._trigger(pending=due)
+        return self.env["api.sync.delivery"].browse(delivery_ids or [])

@@ -182,7 +182,8 @@ class ApiSyncSinkMixin(models.AbstractModel):
         return max(self.env["api.sync.auth"]._param("sink_concurrency"), 1)
 
     def _sink_is_active(self):
-        return bool(self.exists()) and self.state == "active"
+        """Whether this (existing) sink takes deliveries."""
+        return bool(self) and self.state == "active"
 
     # -- sending -------------------------------------------------------------------------------
     def _sink_send(self, delivery, session):
@@ -192,7 +193,7 @@ class ApiSyncSinkMixin(models.AbstractModel):
         """End the sender's transaction before waiting on the network (its own cursor); a no-op
         when the delivery is sent inside the caller's transaction (``_send_now``, tests)."""
         if self.env.context.get("api_sync_own_cursor"):
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit  (a sender's own cursor)
 
     # -- health --------------------------------------------------------------------------------
     def _sink_succeeded(self):

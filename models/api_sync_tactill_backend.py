@@ -153,10 +153,7 @@ class ApiSyncTactillBackend(models.Model):
             if not delivery.record_key.startswith("product.template,"):
                 return 200, "variant deleted with its template: nothing to send"
             template_id = int(delivery.record_key.split(",")[1])
-            record, res_model = (
-                Model.env["product.template"].browse(template_id),
-                "product.template",
-            )
+            record, res_model = Model.env["product.template"].browse(template_id), "product.template"
         try:
             if res_model == "product.template":
                 summary = exporter.push_template(record)

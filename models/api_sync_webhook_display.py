@@ -64,16 +64,7 @@ class ApiSyncWebhook(models.Model):
         self.ensure_one()
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(self.env._("Only API Sync managers may test webhooks."))
-        super().action_send_test()
-        ping = self.env["api.sync.delivery"].search(
-            [
-                ("sink_model", "=", self._name),
-                ("sink_id", "=", self.id),
-                ("event_type", "=", "ping"),
-            ],
-            order="id desc",
-            limit=1,
-        )
+        ping = self.env["api.sync.event"]._emit_ping(self)
         outcome = ping._send_now().get(ping.id) or {"state": ping.state}
         state, status = outcome["state"], outcome.get("status")
         values = {"url": self.url, "status": status, "error": outcome.get("error") or ""}

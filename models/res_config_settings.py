@@ -58,6 +58,20 @@ class ResConfigSettings(models.TransientModel):
         fields.Integer, "delivery_retention_days", "Delivered Webhooks Retention (days)"
     )
 
+    # Delivery
+    api_sync_dispatch_senders = _setting(
+        fields.Integer, "dispatch_senders", "Concurrent Sends per Dispatcher"
+    )
+    api_sync_sink_concurrency = _setting(
+        fields.Integer, "sink_concurrency", "Concurrent Sends per Sink"
+    )
+    api_sync_delivery_lease_seconds = _setting(
+        fields.Integer, "delivery_lease_seconds", "Delivery Lease (s)"
+    )
+    api_sync_delivery_retry_base = _setting(
+        fields.Integer, "delivery_retry_base", "First Retry Delay (s)"
+    )
+
     def action_api_sync_rotate_signing_key(self):
         """Rotate the JWT signing key: every issued token stops working."""
         self.env["api.sync.auth"]._rotate_signing_key()

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import socket
 import threading
 import time
@@ -50,6 +51,7 @@ def expected_signature(secret, msg_id, timestamp, body):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "TestReceiver/1"
+    disable_nagle_algorithm = True  # headers and body are written apart: no 40 ms ACK wait
 
     def log_message(self, *args):
         """Silence the default access log."""
@@ -79,6 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "timestamp": self.headers["webhook-timestamp"],
                         "payload": json.loads(body),
                         "headers": record["headers"],
+                        "at": record["at"],
                     }
                 )
         self._send(answer, record)
@@ -116,6 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many senders connect at once: no dropped SYN, no 1 s retry
+
+
 class WebhookReceiver:
     """A Standard Webhooks consumer listening on ``127.0.0.1`` (a free port) in a thread."""
 
@@ -127,7 +134,7 @@ class WebhookReceiver:
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.thread = threading.Thread(
@@ -158,6 +165,7 @@ class WebhookReceiver:
             self.answers = []
             self.requests = []
             self.received = []
+            self.failing = None
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -172,9 +180,18 @@ class WebhookReceiver:
         with self.lock:
             self.answers.extend(a if isinstance(a, Answer) else Answer(a) for a in answers)
 
+    def fail_randomly(self, ratio, seed, status=500):
+        """Answer ``status`` to a ``ratio`` of the requests, drawn from a seeded generator."""
+        with self.lock:
+            self.failing = (ratio, random.Random(seed), status)
+
     def _next_answer(self):
         with self.lock:
-            return self.answers.pop(0) if self.answers else Answer()
+            if self.answers:
+                return self.answers.pop(0)
+            if self.failing and self.failing[1].random() < self.failing[0]:
+                return Answer(self.failing[2])
+            return Answer()
 
     # -- the consumer's checks ---------------------------------------------------------------------
     def _verify(self, headers, body):

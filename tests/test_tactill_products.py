@@ -9,14 +9,8 @@ from .tactill_common import TactillCase
 @tagged("post_install", "-at_install")
 class TestTactillProducts(TactillCase):
     def test_create_change_archive(self):
-        cola = self.make_product(
-            "Cola",
-            1.5,
-            taxes=(self.tax_825,),
-            default_code="COLA",
-            barcode="5449000000996",
-            pos_categ_ids=[(6, 0, self.pos_categ.ids)],
-        )
+        cola = self.make_product("Cola", 1.5, taxes=(self.tax_825,), default_code="COLA",
+                                 barcode="5449000000996", pos_categ_ids=[(6, 0, self.pos_categ.ids)])
         self.dispatch()
         [product] = self.double.items("products")
         self.assertEqual((product["name"], product["sell_price"], product["reference"]),

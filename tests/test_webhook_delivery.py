@@ -346,6 +346,25 @@ class TestWebhookDelivery(WebhookHttpCase):
         self.assertEqual(payload["model"], "res.partner")
         self.assertEqual(self.deliveries_of(webhook).state, "done")
 
+    def test_send_now_reports_the_outcome(self):
+        """``_send_now`` sends at once through the dispatcher's attempt and outcome path and
+        returns the outcome (the UI's *Send Test*, a connector's "push now")."""
+        webhook, _result = self.register()
+        ping = self.Event._emit_ping(webhook)
+        outcome = ping._send_now()[ping.id]
+        self.assertEqual(
+            (outcome["state"], outcome["status"], outcome["error"]), ("done", 200, None)
+        )
+        self.assertGreater(outcome["duration_ms"], 0)
+        self.assertEqual([p["event"] for p in self.receiver.payloads()], ["ping"])
+        self.receiver.answer(503)
+        again = self.Event._emit_ping(webhook)
+        outcome = again._send_now()[again.id]
+        self.assertEqual(
+            (outcome["state"], outcome["status"], outcome["error"]), ("retry", 503, "HTTP 503")
+        )
+        self.assertEqual((again.attempts, again.claim_token), (1, False))
+
     # -- misbehaving receivers ---------------------------------------------------------------------
     def test_redirect_is_a_failed_attempt(self):
         webhook, _result = self.register()

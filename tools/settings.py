@@ -20,17 +20,15 @@ DEFAULTS = {
     "webhook_allow_private_networks": False,
     "webhook_disable_after_days": 3,
     "delivery_max_attempts": 25,
-    # Delivery engine (HIDDEN)
-    "delivery_retry_base": 30,
-    "delivery_lease_seconds": 60,
+    # Delivery
+    "dispatch_senders": 8,
     "sink_concurrency": 4,
+    "delivery_lease_seconds": 60,
+    "delivery_retry_base": 30,
     # Logging
     "log_retention_days": 30,
     "delivery_retention_days": 30,
 }
-
-# System parameters only: tuning, not shown on the Settings form
-HIDDEN = frozenset({"delivery_retry_base", "delivery_lease_seconds", "sink_concurrency"})
 
 
 def parse(name, raw):
