@@ -84,6 +84,7 @@ class ApiSyncRecordStatusMixin(models.AbstractModel):
             "res_id": status.id,
             "view_mode": "form",
             "target": "new",
+            "context": {"dialog_size": "extra-large"},
         }
 
 

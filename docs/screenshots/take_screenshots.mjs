@@ -17,13 +17,14 @@ const ONLY = process.argv[3] ? process.argv[3].split(",") : null; // e.g. settin
 const OUT = dirname(fileURLToPath(import.meta.url));
 const PORT = 9300 + Math.floor(Math.random() * 500);
 const PAGES = [
-    ["settings", "/odoo/action-api_sync.action_api_sync_config_settings", "#api_sync_webhook_allow_http", 1500],
+    ["settings", "/odoo/action-api_sync.action_api_sync_config_settings", "#api_sync_webhook_allow_http", 1850],
     ["client_form", "/odoo/action-api_sync.action_api_sync_client/{client}", ".o_form_view .o_field_widget[name=identifier]"],
     ["overview", "/odoo/action-api_sync.action_api_sync_overview", ".o_api_sync_card"],
     ["deliveries", "/odoo/action-api_sync.action_api_sync_delivery", ".o_list_view .o_data_row"],
     ["failed_deliveries", "/odoo/action-api_sync.action_api_sync_delivery_failed", ".o_list_view .o_data_row"],
     ["webhook_form", "/odoo/action-api_sync.action_api_sync_webhook/{webhook}", ".o_form_view .o_field_domain"],
-    ["product_sync_status", "/odoo/action-point_of_sale.product_template_action_pos_product/{product}", "button[name=action_api_sync_status]"],
+    ["product_sync_status", "/odoo/action-point_of_sale.product_template_action_pos_product/{product}", "button[name=action_api_sync_status]", 900,
+        `document.querySelector("button[name=action_api_sync_status]").click();`, ".modal .o_data_row"],
     // the Allowed Models picker: "res.partner" typed in a new line of a client
     ["client_model_picker", "/odoo/action-api_sync.action_api_sync_client/{client}", ".o_field_x2many_list_row_add a", 900,
         `document.querySelector(".o_field_x2many_list_row_add a").click();
