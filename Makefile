@@ -10,7 +10,8 @@ ARGS ?=
 
 help:
 	@echo "make run    install/upgrade api_sync in database \$${API_SYNC_DB:-api_sync} and serve it"
-	@echo "            on http://127.0.0.1:\$${API_SYNC_PORT:-8069} (scripts/run.sh)"
+	@echo "            on http://127.0.0.1:\$${API_SYNC_PORT:-8069} (scripts/run.sh);"
+	@echo "            make run DEMO=1 creates the database with demo and example data"
 	@echo "make test   install api_sync in a fresh database and run its tests (scripts/test.sh);"
 	@echo "            e.g. make test ARGS=\"--test-tags /api_sync:TestAuth\", KEEP_DB=1 keeps the database"
 	@echo "make lint   ruff + pylint-odoo (scripts/lint.sh)"

@@ -66,9 +66,7 @@ class ApiCall:
 
     def _parse_body(self):
         httprequest = request.httprequest
-        max_mb = int(
-            request.env["ir.config_parameter"].sudo().get_param("api_sync.max_body_mb", 10)
-        )
+        max_mb = request.env["api.sync.auth"]._param("max_body_mb")
         limit = max_mb * 1024 * 1024
         if (httprequest.content_length or 0) > limit:
             raise ValidationFailed(

@@ -15,10 +15,15 @@ from . import base
 from . import api_sync_event
 from . import api_sync_webhook
 from . import api_sync_webhook_sink
+from . import api_sync_webhook_display
 from . import api_sync_delivery
 from . import api_sync_dispatcher
 from . import api_sync_batch
 from . import api_sync_openapi
+from . import ir_model
+from . import api_sync_delivery_monitoring
+from . import api_sync_record_status
+from . import api_sync_overview
 from . import res_partner
 from . import pos_order
 from . import product_template

@@ -5,7 +5,7 @@ from odoo.exceptions import AccessDenied
 from odoo.sql_db import Cursor
 from odoo.tools import SQL
 
-from ..tools import tokens
+from ..tools import settings, tokens
 from ..tools.errors import AuthenticationError, PermissionDenied, RateLimitExceeded
 from ..tools.identity import Identity
 
@@ -22,9 +22,11 @@ class ApiSyncAuth(models.AbstractModel):
 
     # -- configuration -------------------------------------------------------------------------
     @api.model
-    def _param(self, name, default):
-        value = self.env["ir.config_parameter"].sudo().get_param(f"api_sync.{name}")
-        return int(value) if value else default
+    def _param(self, name):
+        """The addon's setting ``name`` (``api_sync.<name>``), typed, defaults in
+        ``tools/settings.py``: the one way to read a setting."""
+        raw = self.env["ir.config_parameter"].sudo().get_param(f"api_sync.{name}")
+        return settings.parse(name, raw)
 
     @api.model
     def _signing_key(self):
@@ -47,8 +49,8 @@ class ApiSyncAuth(models.AbstractModel):
     @api.model
     def _user_limits(self):
         return (
-            (60, self._param("rate_limit_minute", 100)),
-            (3600, self._param("rate_limit_hour", 1000)),
+            (60, self._param("rate_limit_minute")),
+            (3600, self._param("rate_limit_hour")),
         )
 
     # -- login, refresh, logout ----------------------------------------------------------------
@@ -72,9 +74,9 @@ class ApiSyncAuth(models.AbstractModel):
         except AccessDenied:
             raise AuthenticationError(self.env._("Invalid username or password")) from None
         self._count_login_attempt(keys, -1)
-        lifetime_days = self._param("refresh_lifetime_days", 30)
+        lifetime_days = self._param("refresh_lifetime_days")
         session = self._open_session(user, None, "password", lifetime_days, remote_addr, user_agent)
-        return self._token_payload(session, self._param("token_lifetime", 3600))
+        return self._token_payload(session, self._param("token_lifetime"))
 
     @api.model
     def _login_client(self, identifier, secret, remote_addr=None, user_agent=None):
@@ -123,7 +125,7 @@ class ApiSyncAuth(models.AbstractModel):
             raise AuthenticationError(self.env._("Client disabled"))
         token.spent_at = fields.Datetime.now()
         session.last_refresh_at = token.spent_at
-        lifetime = session.client_id.token_lifetime or self._param("token_lifetime", 3600)
+        lifetime = session.client_id.token_lifetime or self._param("token_lifetime")
         return self._token_payload(session, lifetime)
 
     @api.model
@@ -182,7 +184,7 @@ class ApiSyncAuth(models.AbstractModel):
         attempts queue on the counter row and each sees the others', so no more than the limit
         is ever evaluated, and a failure stays counted whatever happens to the request.
         """
-        limit = self._param("login_max_failures", 10)
+        limit = self._param("login_max_failures")
         counter = self.env["api.sync.rate.counter"]
         if not isinstance(self.env.cr, Cursor):
             # a test cursor (HttpCase): every cursor shares the test's transaction, so "commit"

@@ -37,7 +37,7 @@ class ApiSyncBatch(models.AbstractModel):
         options = body["options"]
         operations = body["operations"]
         Data = self.env["api.sync.data"]
-        cap = self.env["api.sync.auth"]._param("batch_max_operations", 1000)
+        cap = self.env["api.sync.auth"]._param("batch_max_operations")
         if not operations or len(operations) > cap:
             raise ValidationFailed(
                 self.env._("A batch holds from 1 to %s operations", cap),

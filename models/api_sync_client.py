@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from ..tools import tokens
 
@@ -25,6 +25,7 @@ class ApiSyncClient(models.Model):
         readonly=True,
         copy=False,
         default=lambda self: tokens.new_secret("cl_", 12),
+        help="Generated once, when the form opens, and kept on save: it never changes.",
     )
     secret_hash = fields.Char(copy=False, groups="base.group_system")
     has_secret = fields.Boolean(compute="_compute_has_secret")
@@ -115,6 +116,8 @@ class ApiSyncClient(models.Model):
         return action
 
     def write(self, vals):
+        if "identifier" in vals and any(c.identifier != vals["identifier"] for c in self):
+            raise UserError(self.env._("The client ID of an API client never changes."))
         res = super().write(vals)
         if vals.get("active") is False or "user_id" in vals:
             self.session_ids._revoke("client disabled or changed")

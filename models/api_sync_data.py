@@ -233,6 +233,14 @@ class ApiSyncData(models.AbstractModel):
     def _check_lenient(self, identity, options):
         if not options.get("skip_validation"):
             return False
+        if not identity.client_id:
+            raise PermissionDenied(
+                self.env._(
+                    "skip_validation is reserved to API clients allowed to use it; a login with "
+                    "a username and a password or an API key has no API client"
+                ),
+                {"option": "skip_validation"},
+            )
         client = self.env["api.sync.client"].sudo().browse(identity.client_id)
         if not client.allow_skip_validation:
             raise PermissionDenied(
@@ -379,7 +387,7 @@ class ApiSyncData(models.AbstractModel):
 
     @api.model
     def _limit_cap(self):
-        return self.env["api.sync.auth"]._param("search_limit_cap", 1000)
+        return self.env["api.sync.auth"]._param("search_limit_cap")
 
     @api.model
     def _search(self, identity, model_name, params):

@@ -249,7 +249,7 @@ class ApiSyncDelivery(models.Model):
         )
 
     def _max_attempts(self):
-        return self.env["api.sync.auth"]._param("delivery_max_attempts", 25)
+        return self.env["api.sync.auth"]._param("delivery_max_attempts")
 
     def _attempt(self, session):
         """Send this claimed delivery once; returns ``(values, health)`` for :meth:`_record`.
@@ -330,7 +330,7 @@ class ApiSyncDelivery(models.Model):
         values = self._failure_values(exc, dead=dead)
         if not dead:
             if seconds is None:
-                base = self.env["api.sync.auth"]._param("delivery_retry_base", 30)
+                base = self.env["api.sync.auth"]._param("delivery_retry_base")
                 seconds = transport.backoff(attempts, base=base)
             values["next_attempt_at"] = fields.Datetime.add(now, seconds=int(seconds) + 1)
         return values
@@ -430,7 +430,7 @@ class ApiSyncDelivery(models.Model):
         """How long a claim lasts: past it, a dispatcher is presumed dead and its deliveries
         are sent again. Longer than any send (10 s timeout + 10 s body budget)."""
         return self.env.context.get("api_sync_lease") or self.env["api.sync.auth"]._param(
-            "delivery_lease_seconds", 60
+            "delivery_lease_seconds"
         )
 
     # -- replay --------------------------------------------------------------------------------
@@ -458,6 +458,6 @@ class ApiSyncDelivery(models.Model):
 
     @api.autovacuum
     def _gc_delivered(self):
-        days = self.env["api.sync.auth"]._param("delivery_retention_days", 30)
+        days = self.env["api.sync.auth"]._param("delivery_retention_days")
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.sudo().search([("state", "=", "done"), ("delivered_at", "<", limit)]).unlink()

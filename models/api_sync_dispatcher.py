@@ -160,7 +160,7 @@ class ApiSyncDispatcher(models.AbstractModel):
         passed, then wait for the sends in flight; returns how many were attempted.
 
         Commits: call it on a cursor of its own (the cron's), never in a request."""
-        senders = senders or max(self.env["api.sync.auth"]._param("dispatch_senders", 8), 1)
+        senders = senders or max(self.env["api.sync.auth"]._param("dispatch_senders"), 1)
         registry = self.env.registry
         context = {
             key: value for key, value in self.env.context.items() if key.startswith("api_sync_")

@@ -47,8 +47,8 @@ class ApiSyncOpenapi(models.AbstractModel):
     def _cached_document(self, uid, client_id, allowlist, server_url, only):
         auth = self.env["api.sync.auth"].sudo()
         limits = {
-            "search": auth._param("search_limit_cap", 1000),
-            "batch": auth._param("batch_max_operations", 1000),
+            "search": auth._param("search_limit_cap"),
+            "batch": auth._param("batch_max_operations"),
         }
         generic = None
         infos = []

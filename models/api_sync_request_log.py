@@ -59,8 +59,6 @@ class ApiSyncRequestLog(models.Model):
     @api.model
     def _cron_purge(self):
         """Delete entries older than the retention period (``api_sync.log_retention_days``)."""
-        days = int(
-            self.env["ir.config_parameter"].sudo().get_param("api_sync.log_retention_days", 30)
-        )
+        days = self.env["api.sync.auth"]._param("log_retention_days")
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.sudo().search([("create_date", "<", limit)]).unlink()

@@ -189,7 +189,7 @@ class ApiSyncSinkMixin(models.AbstractModel):
         return False
 
     def _sink_concurrency(self):
-        return max(self.env["api.sync.auth"]._param("sink_concurrency", 4), 1)
+        return max(self.env["api.sync.auth"]._param("sink_concurrency"), 1)
 
     def _sink_is_active(self):
         """Whether this (existing) sink takes deliveries."""
@@ -212,7 +212,7 @@ class ApiSyncSinkMixin(models.AbstractModel):
     def _sink_failed(self, reason):
         """Record a failure; disable the sink when it has been failing for too long."""
         since = self.env["api.sync.sink.health"].sudo()._failed(self)
-        days = self.env["api.sync.auth"]._param("webhook_disable_after_days", 3)
+        days = self.env["api.sync.auth"]._param("webhook_disable_after_days")
         if since and since <= fields.Datetime.subtract(fields.Datetime.now(), days=days):
             self._sink_gone(self.env._("Failing for %(d)s days: %(r)s", d=days, r=reason))
 

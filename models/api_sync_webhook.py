@@ -99,10 +99,10 @@ class ApiSyncWebhook(models.Model):
 
     @api.model
     def _url_policy(self):
-        ICP = self.env["ir.config_parameter"].sudo()
+        Auth = self.env["api.sync.auth"]
         return {
-            "allow_http": ICP.get_param("api_sync.webhook_allow_http") == "True",
-            "allow_private": ICP.get_param("api_sync.webhook_allow_private_networks") == "True",
+            "allow_http": Auth._param("webhook_allow_http"),
+            "allow_private": Auth._param("webhook_allow_private_networks"),
         }
 
     @api.model

@@ -6,7 +6,9 @@
 #   scripts/run.sh --dev=xml        # any argument goes to Odoo (install/upgrade step and server)
 #
 # Environment: API_SYNC_DB (default api_sync), API_SYNC_PORT (default 8069),
-#              API_SYNC_WORKERS (default 0: threaded server).
+#              API_SYNC_WORKERS (default 0: threaded server),
+#              DEMO=1 (a new database gets Odoo's demo data and api_sync's example data:
+#              customers, products in stock in a POS, an API client; see README).
 # shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -30,12 +32,19 @@ odoo() {
 state="$("${PG_BIN:+$PG_BIN/}psql" -X -qtA -d "$DB" -c \
     "SELECT state FROM ir_module_module WHERE name = 'api_sync'" 2>/dev/null || true)"
 if [ "$state" = installed ] || [ "$state" = "to upgrade" ]; then
+    [ "${DEMO:-0}" = 1 ] && echo "DEMO=1 only applies to a new database: database $DB exists" >&2
     echo "Upgrading api_sync in database $DB"
     odoo -u api_sync --stop-after-init --http-port="$PORT" --http-interface=127.0.0.1 "$@" \
         </dev/null || die "upgrading api_sync in database $DB failed (see the log above)"
 else
-    echo "Installing api_sync in database $DB"
-    odoo -i api_sync --stop-after-init --http-port="$PORT" --http-interface=127.0.0.1 "$@" \
+    DEMO_ARGS=()
+    if [ "${DEMO:-0}" = 1 ]; then
+        DEMO_ARGS=(--with-demo)
+        echo "Installing api_sync in database $DB, with demo data"
+    else
+        echo "Installing api_sync in database $DB"
+    fi
+    odoo -i api_sync "${DEMO_ARGS[@]}" --stop-after-init --http-port="$PORT" --http-interface=127.0.0.1 "$@" \
         </dev/null || die "installing api_sync in database $DB failed (see the log above)"
 fi
 

@@ -27,6 +27,12 @@ from . import test_security_webhooks
 from . import test_security_throttle
 from . import test_openapi
 from . import test_openapi_fuzz
+from . import test_settings
+from . import test_client_form
+from . import test_skip_validation_login
+from . import test_monitoring_failures
+from . import test_record_sync_status
+from . import test_send_test_and_overview
 from . import test_sale_document
 from . import test_hq_mapper
 from . import test_hq_client
