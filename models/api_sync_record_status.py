@@ -1,5 +1,5 @@
 from odoo import fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 
 USER_GROUP = "api_sync.group_api_sync_user"
@@ -52,10 +52,11 @@ class ApiSyncRecordStatusMixin(models.AbstractModel):
     def action_api_sync_status(self):
         """A dialog with the record's sync status per sink: its latest delivery there, and its
         binding (external id) on connector backends."""
-        self.ensure_one()
         if not self.env.user.has_group(USER_GROUP):
             raise AccessError(self.env._("The sync status is for API Sync users."))
         self.check_access("read")
+        if len(self) != 1:
+            raise UserError(self.env._("Open the sync status of one record at a time."))
         latest = self._api_sync_latest()
         bindings = {
             (binding.backend_model, binding.backend_id): binding
@@ -70,7 +71,9 @@ class ApiSyncRecordStatusMixin(models.AbstractModel):
             }
             for sink in [*latest, *(key for key in bindings if key not in latest)]
         ]
-        status = self.env["api.sync.record.status"].create(
+        # the dialog is made here only (users may read it, not create one through RPC): its
+        # lines are the deliveries and bindings the user was just shown to be able to read
+        status = self.env["api.sync.record.status"].sudo().create(
             {
                 "res_model": self._name,
                 "res_id": self.id,

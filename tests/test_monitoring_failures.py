@@ -60,7 +60,8 @@ class TestMonitoringFailures(WebhookHttpCase):
         )
 
     def test_record_a_user_cannot_read_shows_its_id_only(self):
-        _webhook, partner, delivery = self.failed_delivery(name="Secret Name")
+        webhook, partner, delivery = self.failed_delivery(name="Secret Name")
+        webhook.user_id = self.viewer  # users read the deliveries of their own webhooks
         partner.company_id = self.env["res.company"].create({"name": "Other Company"})
         shown = delivery.with_user(self.viewer).record_display
         self.assertEqual(shown, f"Contact #{partner.id}")
@@ -95,7 +96,10 @@ class TestMonitoringFailures(WebhookHttpCase):
         self.assertEqual(other.state, "pending")
 
     def test_failure_actions_are_for_managers(self):
-        _webhook, _partner, delivery = self.failed_delivery()
+        webhook, _partner, delivery = self.failed_delivery()
+        # the viewer reads nobody else's deliveries (record rules), its own webhook's it does
+        self.assertFalse(delivery.with_user(self.viewer)._filtered_access("read"))
+        webhook.user_id = self.viewer
         as_viewer = delivery.with_user(self.viewer)
         for method in ("action_retry", "action_mark_resolved", "action_retry_all"):
             with self.assertRaises(AccessError):

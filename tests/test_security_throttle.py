@@ -30,7 +30,7 @@ class TestSecurityThrottle(TransactionCase):
         key = f"login:user:throttle-{self.env.cr.dbname}-{threading.get_ident()}"
         dbname = self.env.cr.dbname
         self.addCleanup(self.delete_counters, dbname, key)
-        limit = self.env["api.sync.auth"]._param("login_max_failures", 10)
+        limit = self.env["api.sync.auth"]._param("login_max_failures")
         self.assertLess(limit, ATTEMPTS)
         barrier = threading.Barrier(ATTEMPTS)
         outcomes, errors = [], []

@@ -49,6 +49,7 @@ class TestSendTestAndOverview(WebhookHttpCase):
 
     def test_overview_cards(self):
         webhook, _result = self.register()
+        webhook.user_id = self.viewer  # users see the cards of their own webhooks
         self.create_partner(name="First")
         self.dispatch()
         self.receiver.answer(500)

@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 
 class ApiSyncRecordStatus(models.TransientModel):
@@ -12,7 +13,8 @@ class ApiSyncRecordStatus(models.TransientModel):
     line_ids = fields.One2many("api.sync.record.status.line", "status_id")
 
     def action_view_deliveries(self):
-        self.ensure_one()
+        if len(self) != 1:
+            raise UserError(self.env._("Open the deliveries of one record at a time."))
         record = self.env[self.res_model].browse(self.res_id)
         action = self.env["ir.actions.act_window"]._for_xml_id("api_sync.action_api_sync_delivery")
         action["domain"] = list(record._api_sync_delivery_domain())
