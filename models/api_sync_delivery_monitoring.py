@@ -28,7 +28,7 @@ class ApiSyncDelivery(models.Model):
     @api.depends("event_id.model", "event_id.res_id", "event_id.snapshot")
     def _compute_record_display(self):
         """``Contact: John Doe``; ``Contact #7`` when the record is gone (without a last known
-        name) or not readable; the model alone for events about no record (ping, batch)."""
+        name, or the user may not read last known values) or not readable; the model alone for events about no record (ping, batch)."""
         ids_by_model = defaultdict(set)
         for delivery in self:
             ids = ids_by_model[delivery.event_id.model]
@@ -45,6 +45,8 @@ class ApiSyncDelivery(models.Model):
             model.model: model.name
             for model in self.env["ir.model"].sudo().search([("model", "in", list(ids_by_model))])
         }
+        Event = self.env["api.sync.event"]
+        snapshots = Event._has_field_access(Event._fields["snapshot"], "read")  # managers
         for delivery in self:
             event = delivery.event_id
             if not event.res_id:
@@ -52,7 +54,7 @@ class ApiSyncDelivery(models.Model):
                 continue
             label = labels.get(event.model) or event.model
             name = names.get((event.model, event.res_id))
-            if name is None and isinstance(event.snapshot, dict):
+            if name is None and snapshots and isinstance(event.snapshot, dict):
                 name = event.snapshot.get("display_name") or event.snapshot.get("name")
             delivery.record_display = f"{label}: {name}" if name else f"{label} #{event.res_id}"
 
