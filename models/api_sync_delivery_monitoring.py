@@ -27,8 +27,9 @@ class ApiSyncDelivery(models.Model):
 
     @api.depends("event_id.model", "event_id.res_id", "event_id.snapshot")
     def _compute_record_display(self):
-        """``Contact: John Doe``; ``Contact #7`` when the record is gone (without a last known
-        name, or the user may not read last known values) or not readable; the model alone for events about no record (ping, batch)."""
+        """``Contact: John Doe``; ``Contact #7`` when the record is not readable, or gone
+        without a last known name the user may read (snapshots are for managers); the model
+        alone for events about no record (ping, batch)."""
         ids_by_model = defaultdict(set)
         for delivery in self:
             ids = ids_by_model[delivery.event_id.model]
