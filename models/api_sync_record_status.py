@@ -73,12 +73,16 @@ class ApiSyncRecordStatusMixin(models.AbstractModel):
         ]
         # the dialog is made here only (users may read it, not create one through RPC): its
         # lines are the deliveries and bindings the user was just shown to be able to read
-        status = self.env["api.sync.record.status"].sudo().create(
-            {
-                "res_model": self._name,
-                "res_id": self.id,
-                "line_ids": [(0, 0, values) for values in lines],
-            }
+        status = (
+            self.env["api.sync.record.status"]
+            .sudo()
+            .create(
+                {
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "line_ids": [(0, 0, values) for values in lines],
+                }
+            )
         )
         return {
             "type": "ir.actions.act_window",
