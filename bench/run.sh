@@ -17,37 +17,11 @@
 #                        bench/results/server.log, the install's bench/results/install.log)
 # Arguments are passed to bench/run.py (see `python3 bench/run.py --help`).
 # Benchmarks are not tests: the exit status is non-zero only when a measurement could not run.
-# shellcheck source=scripts/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-find_odoo
-find_pg
-export PGUSER="${PGUSER:-odoo}"
-
-DB="${API_SYNC_BENCH_DB:-api_sync_bench}"
-DATA_DIR="$STATE_DIR/data"
-RESULTS="$ADDON_DIR/bench/results"
-INSTALL_LOG="$RESULTS/install.log"
-mkdir -p "$DATA_DIR" "$RESULTS"
-
-disposable_db
-
-readarray -t DB_ARGS < <(odoo_db_args)
-export PYTHONPATH="$ODOO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
-
+bench_database "${API_SYNC_BENCH_DB:-api_sync_bench}" "$RESULTS/install.log"
 echo "Odoo:     $ODOO_ROOT"
-echo "Database: $DB on ${PGHOST}:${PGPORT} (user $PGUSER)"
-echo "Installing api_sync in a fresh database (log: $INSTALL_LOG) ..."
-started=$SECONDS
-if ! (cd "$ODOO_ROOT" && exec "$PYTHON" -m odoo \
-        --addons-path="$ADDONS_PATH" --data-dir="$DATA_DIR" "${DB_ARGS[@]}" \
-        -d "$DB" --db-filter="^${DB}\$" -i api_sync --stop-after-init \
-        --http-interface=127.0.0.1 --workers=0 --max-cron-threads=0 --log-level=warn \
-        </dev/null >"$INSTALL_LOG" 2>&1); then
-    tail -n 30 "$INSTALL_LOG" >&2
-    die "installing api_sync in database $DB failed (see $INSTALL_LOG)"
-fi
-echo "Installed in $((SECONDS - started)) s"
 
 cd "$ODOO_ROOT"
 set +e
