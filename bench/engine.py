@@ -12,9 +12,15 @@ measured by ``Bench.bench_latency``.
 """
 
 # pylint: disable=print-used
+import itertools
+import json
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from harness import ENGINE_SETTINGS
 
 DISPATCHERS = 2  # in-process dispatcher runs at once (like two cron threads)
 
@@ -85,7 +91,9 @@ class EngineScenarios:
         span = (stats["last"] - stats["first"]) if stats["count"] > 1 else None
         self.configure([None] * hooks)
         bench.clear_outbox("product.product")
+        ceiling = self.receiver_ceiling(f"{base}/ceiling", min(queued, 1000))
         return {
+            "ceiling": ceiling,
             "latency_ms": latency_ms,
             "queued": queued,
             "received": stats["count"],
@@ -95,6 +103,33 @@ class EngineScenarios:
             "span_rate": stats["count"] / span if span else None,
             "errors": errors,
         }
+
+    def receiver_ceiling(self, url, n):
+        """Deliveries per second a plain ``requests`` pool gets from the receiver: as many
+        requests in flight as the dispatchers may have (``DISPATCHERS`` x senders, capped by
+        the sinks' concurrency), bodies of a delivery's size, no database work."""
+        settings = ENGINE_SETTINGS
+        in_flight = min(
+            DISPATCHERS * settings["api_sync.dispatch_senders"],
+            self.bench.n["webhooks"] * settings["api_sync.sink_concurrency"],
+        )
+        body = json.dumps({"id": "x" * 36, "type": "record.updated", "data": {"f": "y" * 900}})
+        sent = itertools.count()
+
+        def post_until_done():
+            with requests.Session() as session:
+                while next(sent) < n:
+                    session.post(
+                        url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+                    ).raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(in_flight) as pool:
+            for future in [pool.submit(post_until_done) for _i in range(in_flight)]:
+                future.result()
+        rate = n / (time.perf_counter() - started)
+        self.bench.receiver("POST", "/_bench/reset")
+        return {"rate": rate, "in_flight": in_flight}
 
     def hanging(self, waves=10, per_wave=20):
         """Sink 0 hangs, sink 1 answers in 20 ms; both get every product update, committed in

@@ -141,6 +141,13 @@ def report(self):
                 f" (first->last receipt: {r['span_rate'] or 0:.0f}/s), {r['duplicates']}"
                 f" duplicates, dispatcher errors {r['errors']}"
             )
+            ceiling = r.get("ceiling")
+            if ceiling:
+                add(
+                    f"      the receiver's own limit (plain requests pool,"
+                    f" {ceiling['in_flight']} in flight, no database):"
+                    f" {ceiling['rate']:.0f}/s; ratio {r['rate'] / ceiling['rate']:.2f}"
+                )
     add(
         f"      ({DISPATCHERS} in-process dispatcher runs, settings {ENGINE_SETTINGS};"
         " targets >= 200/s at 20 ms, >= 100/s at 200 ms)"

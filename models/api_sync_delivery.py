@@ -1,7 +1,9 @@
+import functools
 import json
 import logging
 import time
 import uuid
+from collections import namedtuple
 
 import psycopg2.errors
 import requests
@@ -14,6 +16,13 @@ from ..tools import delivery as transport
 _logger = logging.getLogger(__name__)
 
 PENDING_STATES = ("pending", "retry")
+RETRYABLE = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+)
+Sent = namedtuple("Sent", ["result", "duration_ms", "attempted_at"])
+Sent.__doc__ = """An attempt: ``result`` is ``(status, excerpt)`` or the exception raised."""
 
 
 class ApiSyncDelivery(models.Model):
@@ -166,8 +175,9 @@ class ApiSyncDelivery(models.Model):
             )
         )
         rooms = []
+        sinks = self._sinks_of([(sink_model, sink_id) for sink_model, sink_id, *_r in rows])
         for sink_model, sink_id, busy, is_open, half_open in rows:
-            sink = self._sink_of(sink_model, sink_id)
+            sink = sinks[sink_model, sink_id]
             if not sink:
                 self._gc_orphans(sink_model, [sink_id])
             elif not sink._sink_is_active():
@@ -235,6 +245,21 @@ class ApiSyncDelivery(models.Model):
         return self.env[sink_model].sudo().browse(sink_id).exists()
 
     @api.model
+    def _sinks_of(self, keys):
+        """``{(sink model, sink id): sink}`` of ``keys``, one query per model: the sink
+        records share their prefetch; an empty recordset for the sinks that are gone."""
+        sinks = {}
+        for sink_model in {sink_model for sink_model, _id in keys}:
+            ids = [sink_id for model, sink_id in keys if model == sink_model]
+            if sink_model not in self.env:
+                found, empty = {}, self.env["api.sync.sink.mixin"]
+            else:
+                empty = self.env[sink_model].sudo()
+                found = {sink.id: sink for sink in empty.browse(ids).exists()}
+            sinks.update(((sink_model, sink_id), found.get(sink_id, empty)) for sink_id in ids)
+        return sinks
+
+    @api.model
     def _gc_orphans(self, sink_model, sink_ids):
         """Remove the deliveries of deleted sinks, except those being sent right now (their
         outcome is dropped when it comes back)."""
@@ -251,13 +276,30 @@ class ApiSyncDelivery(models.Model):
     def _max_attempts(self):
         return self.env["api.sync.auth"]._param("delivery_max_attempts")
 
-    def _attempt(self, session):
-        """Send this claimed delivery once; returns ``(values, health)`` for :meth:`_record`.
+    def _prepare(self):
+        """``{delivery id: Request or None}`` for these claimed deliveries: each sink prepares
+        its own (``_sink_prepare``) in a savepoint; ``None``: sent through ``_sink_send``."""
+        prepared = dict.fromkeys(self.ids)
+        groups = self.grouped(lambda d: (d.sink_model, d.sink_id))
+        sinks = self._sinks_of(list(groups))
+        calls = {
+            sinks[key]: functools.partial(sinks[key]._sink_prepare, deliveries)
+            for key, deliveries in groups.items()
+            if sinks[key]._sink_is_active()  # else dropped or held by _attempt
+        }
+        for requests_by_id in self._isolated(calls, "_sink_prepare, sent one by one").values():
+            prepared.update(
+                (delivery_id, request)
+                for delivery_id, request in requests_by_id.items()
+                if delivery_id in prepared
+            )
+        return prepared
 
-        ``values`` are the delivery's new column values (``None``: the sink was deleted, drop
-        the delivery); ``health`` is ``(sink method, *args)`` or ``None``. Every exception is
-        turned into an outcome: a sink's bug is recorded on its delivery, never raised.
-        """
+    def _attempt(self, session):
+        """Send this claimed delivery once through its sink's ``_sink_send``; returns
+        ``(values, health)`` for :meth:`_record_outcomes` (see :meth:`_outcome`); ``values``
+        is ``None`` when the sink was deleted (drop the delivery). Every exception is turned
+        into an outcome: a sink's bug is recorded on its delivery, never raised."""
         self.ensure_one()
         sink = self._sink_of(self.sink_model, self.sink_id)
         if not sink:
@@ -265,38 +307,50 @@ class ApiSyncDelivery(models.Model):
         if not sink._sink_is_active():
             # paused or disabled since it was queued (redelivered, or claimed in between)
             return {"state": "on_hold"}, None
-        now = fields.Datetime.now()
-        values = {"attempts": self.attempts + 1, "last_attempt_at": now}
-        health = None
+        attempted_at = fields.Datetime.now()
         started = time.perf_counter()
         try:
-            status, excerpt = self._sink_send_isolated(sink, session)
-        except transport.PausingError as exc:
-            values.update(self._failure_values(exc, dead=False), state="on_hold")
-            health = ("_sink_pause", str(exc))
-        except transport.GoneError as exc:
-            values.update(self._failure_values(exc, dead=True))
-            health = ("_sink_gone", str(exc))
-        except transport.RetryableError as exc:
-            values.update(self._retry_values(exc, values["attempts"], now, exc.seconds))
-            health = ("_sink_failed", str(exc))
-        except transport.DeliveryError as exc:
-            values.update(self._failure_values(exc, dead=True))
-            health = ("_sink_failed", str(exc))
-        except Exception as exc:
-            # recorded on the delivery; a warning, not an error: the dispatcher carries on
-            _logger.warning(
-                "delivery %s: %s._sink_send failed", self.id, self.sink_model, exc_info=True
-            )
-            error = transport.DeliveryError(f"{exc.__class__.__name__}: {exc}")
+            result = self._sink_send_isolated(sink, session)
+        except Exception as exc:  # noqa: BLE001 -- every failure is an outcome
+            result = exc
+        return self._outcome(Sent(result, (time.perf_counter() - started) * 1000, attempted_at))
+
+    def _outcome(self, sent):
+        """``(values, health)`` of the attempt ``sent``: the delivery's new column values, and
+        ``(sink method, *args)`` of the health bookkeeping or ``None``."""
+        result = sent.result
+        values = {
+            "attempts": self.attempts + 1,
+            "last_attempt_at": sent.attempted_at,
+            "duration_ms": sent.duration_ms,
+        }
+        now = sent.attempted_at
+        health = None
+        if isinstance(result, transport.PausingError):
+            values.update(self._failure_values(result, dead=False), state="on_hold")
+            health = ("_sink_pause", str(result))
+        elif isinstance(result, transport.GoneError):
+            values.update(self._failure_values(result, dead=True))
+            health = ("_sink_gone", str(result))
+        elif isinstance(result, transport.RetryableError):
+            values.update(self._retry_values(result, values["attempts"], now, result.seconds))
+            health = ("_sink_failed", str(result))
+        elif isinstance(result, transport.DeliveryError):
+            values.update(self._failure_values(result, dead=True))
+            health = ("_sink_failed", str(result))
+        elif isinstance(result, Exception):
+            # a bug, not the receiver: counted, retried with backoff, dead after the maximum;
+            # a warning, not an error: the dispatcher carries on
+            _logger.warning("delivery %s: %s failed", self.id, self.sink_model, exc_info=result)
+            error = transport.DeliveryError(f"{result.__class__.__name__}: {result}")
             values.update(self._retry_values(error, values["attempts"], now))
         else:
+            status, excerpt = result
             values.update(
                 state="done", delivered_at=now, last_status=status, last_error=None,
                 response_excerpt=excerpt,
             )  # fmt: skip
             health = ("_sink_succeeded",)
-        values["duration_ms"] = (time.perf_counter() - started) * 1000
         return values, health
 
     def _sink_send_isolated(self, sink, session):
@@ -311,18 +365,6 @@ class ApiSyncDelivery(models.Model):
         with self.env.cr.savepoint():
             return sink._sink_send(self, session)
 
-    def _bug_values(self, exc):
-        """Outcome of an attempt that failed with an unexpected error (a bug, not the
-        receiver): counted, retried with backoff, dead after the maximum."""
-        now = fields.Datetime.now()
-        attempts = self.attempts + 1
-        error = transport.DeliveryError(f"{exc.__class__.__name__}: {exc}")
-        return {
-            "attempts": attempts,
-            "last_attempt_at": now,
-            **self._retry_values(error, attempts, now),
-        }
-
     def _retry_values(self, exc, attempts, now, seconds=None):
         """Failure values of attempt number ``attempts``: retried with backoff (or after
         ``seconds``), dead after the maximum."""
@@ -335,45 +377,122 @@ class ApiSyncDelivery(models.Model):
             values["next_attempt_at"] = fields.Datetime.add(now, seconds=int(seconds) + 1)
         return values
 
-    def _record(self, token, values, health):
-        """Write the outcome of the attempt made under claim ``token``; returns whether it was
-        written. A no-op when the claim was lost meanwhile (lease expired and claimed again,
-        sink deleted): only the dispatcher holding the claim records it."""
-        self.ensure_one()
-        if values is None:
+    @api.model
+    def _record_outcomes(self, outcomes):
+        """Write ``[(delivery id, claim token, outcome)]`` in the current transaction, then the
+        health of each sink once; returns how many attempts were recorded.
+
+        ``outcome``: a :class:`Sent` or ``(values, health)`` from :meth:`_attempt`. An outcome
+        is written only by the dispatcher still holding the claim (lease not expired and taken
+        over, sink not deleted meanwhile)."""
+        existing = {d.id: d for d in self.browse([o[0] for o in outcomes]).exists()}
+        sinks = self._sinks_of(list({(d.sink_model, d.sink_id) for d in existing.values()}))
+        rows, health_of = [], {}
+        for delivery_id, token, outcome in outcomes:
+            delivery = existing.get(delivery_id)
+            if not delivery:
+                continue
+            values, health = delivery._outcome(outcome) if isinstance(outcome, Sent) else outcome
+            sink = sinks[delivery.sink_model, delivery.sink_id]
+            if values and values.get("state") == "retry" and not sink._sink_is_active():
+                values = {**values, "state": "on_hold"}
+            rows.append((delivery_id, token, values))
+            health_of[delivery_id] = (sink, health)
+        written = self._write_outcomes(rows)
+        self.browse(existing).invalidate_recordset()
+        self._apply_health(
+            health_of[delivery_id]
+            for delivery_id, _token, _values in rows
+            if delivery_id in written and all(health_of[delivery_id])
+        )
+        return sum(
+            1 for delivery_id, _t, values in rows if delivery_id in written and "attempts" in values
+        )
+
+    def _write_outcomes(self, rows):
+        """Write ``[(id, claim token, values or None)]`` where the claim still holds, one
+        statement per set of columns (``None``: delete the delivery); returns the ids updated."""
+        dropped = [(delivery_id, token) for delivery_id, token, values in rows if values is None]
+        if dropped:
             self.env.execute_query(
                 SQL(
-                    "DELETE FROM api_sync_delivery WHERE id = %s AND claim_token = %s",
-                    self.id,
-                    token,
+                    "DELETE FROM api_sync_delivery d USING unnest(%s::int[], %s::varchar[])"
+                    " AS v(id, token) WHERE d.id = v.id AND d.claim_token = v.token",
+                    [delivery_id for delivery_id, _t in dropped],
+                    [token for _id, token in dropped],
                 )
             )
-            return False
-        sink = self._sink_of(self.sink_model, self.sink_id)
-        if values.get("state") == "retry" and not (sink and sink._sink_is_active()):
-            values = {**values, "state": "on_hold"}
-        assignments = SQL(", ").join(
-            SQL("%s = %s", SQL.identifier(name), value) for name, value in values.items()
-        )
-        rows = self.env.execute_query(
-            SQL(
-                """
-            UPDATE api_sync_delivery
-               SET %s, claim_token = NULL, lease_until = NULL, write_date = %s
-             WHERE id = %s AND claim_token = %s AND state = 'sending'
-         RETURNING id
+        by_columns = {}
+        for delivery_id, token, values in rows:
+            if values is not None:
+                row = {"id": delivery_id, "token": token, **values}
+                by_columns.setdefault(tuple(sorted(values)), []).append(row)
+        written = set()
+        for columns, group in by_columns.items():
+            names = [SQL.identifier(name) for name in columns]
+            updated = self.env.execute_query(
+                SQL(
+                    """
+            UPDATE api_sync_delivery d
+               SET %(assignments)s, claim_token = NULL, lease_until = NULL, write_date = %(now)s
+              FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(id int, token varchar, %(types)s)
+             WHERE d.id = v.id AND d.claim_token = v.token AND d.state = 'sending'
+         RETURNING d.id
             """,
-                assignments,
-                fields.Datetime.now(),
-                self.id,
-                token,
+                    assignments=SQL(", ").join(SQL("%s = v.%s", n, n) for n in names),
+                    now=fields.Datetime.now(),
+                    rows=json.dumps(group, default=str),
+                    types=SQL(", ").join(
+                        SQL("%s %s", n, SQL(self._fields[name].column_type[1]))
+                        for n, name in zip(names, columns, strict=True)
+                    ),
+                )
             )
+            written.update(delivery_id for (delivery_id,) in updated)
+        return written
+
+    @api.model
+    def _apply_health(self, calls):
+        """Run the health bookkeeping ``[(sink, (method, *args))]`` in order, a run of
+        successes of one sink counted once; a sink's failing hook undoes neither the outcomes
+        nor the other sinks' bookkeeping."""
+        by_sink = {}
+        for sink, health in calls:
+            by_sink.setdefault(sink, []).append(health)
+
+        def bookkeeping(sink, healths):
+            for health, following in zip(healths, [*healths[1:], None], strict=True):
+                if not (following and health[0] == following[0] == "_sink_succeeded"):
+                    method, *args = health
+                    getattr(sink, method)(*args)
+
+        self._isolated(
+            {sink: functools.partial(bookkeeping, sink, h) for sink, h in by_sink.items()},
+            "health bookkeeping",
         )
-        self.invalidate_recordset()
-        if rows and health and sink:
-            method, *args = health
-            getattr(sink, method)(*args)
-        return bool(rows)
+
+    @api.model
+    def _isolated(self, calls, what):
+        """``{sink: result}`` of the ``calls`` (``{sink: function}``), each sink's failure
+        isolated from the others: one savepoint for all, then, only when one fails, one per
+        sink (the failing ones are logged and left out)."""
+        try:
+            with self.env.cr.savepoint():
+                return {sink: call() for sink, call in calls.items()}
+        except RETRYABLE:  # pylint: disable=catching-non-exception
+            raise
+        except Exception:  # noqa: BLE001 -- found and logged below, sink by sink
+            _logger.info("%s: a sink failed, isolating each", what)
+        results = {}
+        for sink, call in calls.items():
+            try:
+                with self.env.cr.savepoint():
+                    results[sink] = call()
+            except RETRYABLE:  # pylint: disable=catching-non-exception
+                raise
+            except Exception:
+                _logger.warning("%s: %s failed", sink, what, exc_info=True)
+        return results
 
     @staticmethod
     def _failure_values(exc, dead):
@@ -412,9 +531,11 @@ class ApiSyncDelivery(models.Model):
         )
         self.invalidate_recordset()
         with requests.Session() as session:
-            for delivery in self.filtered(lambda d: d.claim_token == token):
-                delivery._record(token, *delivery._attempt(session))
-        self.invalidate_recordset()
+            outcomes = [
+                (delivery.id, token, delivery._attempt(session))
+                for delivery in self.filtered(lambda d: d.claim_token == token)
+            ]
+        self._record_outcomes(outcomes)
         return {
             delivery.id: {
                 "state": delivery.state,

@@ -14,6 +14,9 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.orm.environments import Transaction
 from odoo.tools import SQL, config
 
+from ..tools import delivery as transport
+from .api_sync_delivery import RETRYABLE, Sent
+
 _logger = logging.getLogger(__name__)
 
 HEADS_PER_BATCH = 50  # inline dispatching: heads claimed per round
@@ -22,29 +25,44 @@ CLAIM_INTERVAL = 0.2  # seconds: how often a run with free senders looks for new
 CLAIM_LOCK = 0x61706973  # advisory lock serializing the (short) claim transactions
 TRIGGER_FRESH = 2  # seconds a due trigger is trusted to have woken a cron worker
 BUDGET_CAP = 50  # seconds a run claims for, at most; its sends end <= 21 s later
-RETRYABLE = (
-    psycopg2.errors.SerializationFailure,
-    psycopg2.errors.DeadlockDetected,
-    psycopg2.errors.LockNotAvailable,
-)
 
 
-def _send_claimed(registry, context, delivery_id, token, local, resources):
-    """Sender thread: attempt one claimed delivery with the thread's own cursor and HTTP
-    session (opened at its first delivery, closed by the run at its end)."""
+def _session(local, resources):
+    """The sender thread's HTTP session (closed by the run at its end)."""
+    if not hasattr(local, "session"):
+        local.session = requests.Session()
+        resources.append(local.session)
+    return local.session
+
+
+def _post(session, request):
+    """POST a request a sink prepared: no database work. Returns the :class:`Sent`."""
+    attempted_at = fields.Datetime.now()
+    started = time.perf_counter()
+    try:
+        result = transport.post(session, *request)
+    except Exception as exc:  # noqa: BLE001 -- recorded on the delivery, whatever it is
+        result = exc
+    return Sent(result, (time.perf_counter() - started) * 1000, attempted_at)
+
+
+def _post_prepared(request, local, resources):
+    """Sender thread: a prepared request."""
+    return _post(_session(local, resources), request)
+
+
+def _send_claimed(registry, context, delivery_id, local, resources):
+    """Sender thread: a delivery sent through its sink's ``_sink_send``, with the thread's own
+    cursor (opened at its first such delivery, closed by the run at its end)."""
     if not hasattr(local, "env"):
         cr = registry.cursor()
+        resources.append(cr)
         # the registry is given: looking it up by name would wait for the registry lock
         cr.transaction = Transaction(registry)
         local.env = api.Environment(cr, SUPERUSER_ID, {**context, "api_sync_own_cursor": True})
-        local.session = requests.Session()
-        resources.append((local.session, cr))
     env = local.env
     try:
-        return env["api.sync.dispatcher"]._send_one(delivery_id, token, local.session)
-    except Exception:
-        env.cr.rollback()
-        raise
+        return env["api.sync.dispatcher"]._attempt_one(delivery_id, _session(local, resources))
     finally:
         env.invalidate_all()
 
@@ -52,14 +70,16 @@ def _send_claimed(registry, context, delivery_id, token, local, resources):
 class ApiSyncDispatcher(models.AbstractModel):
     """Sends queued deliveries to their sinks; kept apart from the models it moves.
 
-    A run (the cron, :meth:`_run`) loops: claim due queue heads in a short transaction
-    (``sending`` + a lease + a claim token, see ``api.sync.delivery._claim``), hand each to a
-    bounded pool of sender threads, claim again as senders free up. A sender attempts its
-    delivery with its own cursor and HTTP session, holding no lock and no open transaction
-    while it waits on the network, then records the outcome in another short transaction,
-    guarded by the claim token. Threads rather than several cron lanes: one run fills
-    ``dispatch_senders`` connections whatever the number of cron workers, and a slow sink
-    occupies at most its ``_sink_concurrency()`` of them.
+    A run (the cron, :meth:`_run`) loops on one cursor of its own, in short transactions:
+    record the outcomes that came back and claim due queue heads (``sending`` + a lease + a
+    claim token, see ``api.sync.delivery._claim``) in one transaction; let each sink prepare
+    its claimed batch in another (``_sink_prepare``: one read of the batch's records, signed
+    requests); then hand the deliveries to a bounded pool of sender threads. A prepared
+    request is a plain POST: its thread holds no database connection. The others go through
+    the sink's ``_sink_send`` with the thread's own cursor. No lock and no open transaction is
+    held while waiting on the network; outcomes are guarded by the claim token. Threads rather
+    than several cron lanes: one run keeps ``dispatch_senders`` requests in flight whatever
+    the number of cron workers, and a slow sink occupies at most its ``_sink_concurrency()``.
 
     Any number of runs (cron threads, workers, servers) may share a database: claims are
     serialized by an advisory lock and run at READ COMMITTED, so they never fail on each
@@ -120,10 +140,17 @@ class ApiSyncDispatcher(models.AbstractModel):
                 claimed = Delivery.browse(Delivery._claim(HEADS_PER_BATCH, lease, token))
                 if not claimed:
                     break
-                for delivery in claimed:
-                    values, health = delivery._attempt(session)
-                    attempted += bool(values and "attempts" in values)
-                    delivery._record(token, values, health)
+                outcomes = [
+                    (
+                        delivery_id,
+                        token,
+                        _post(session, request)
+                        if request
+                        else Delivery.browse(delivery_id)._attempt(session),
+                    )
+                    for delivery_id, request in claimed._prepare().items()
+                ]
+                attempted += Delivery._record_outcomes(outcomes)
         return attempted
 
     # -- the concurrent engine (cron) ------------------------------------------------------------
@@ -165,81 +192,114 @@ class ApiSyncDispatcher(models.AbstractModel):
         context = {
             key: value for key, value in self.env.context.items() if key.startswith("api_sync_")
         }
-        local, resources, futures = threading.local(), [], {}
-        processed, last_claim, claimed_last, completed = 0, 0.0, False, False
+        local, resources, in_flight, outcomes = threading.local(), [], {}, []
+        processed, last_claim, more_waiting = 0, 0.0, False
         pool = ThreadPoolExecutor(senders, thread_name_prefix="api_sync_sender")
         try:
             while True:
-                free = senders - len(futures)
-                if (
+                free = senders - len(in_flight)
+                claiming = (
                     free
                     and time.time() < deadline
                     and (
-                        not futures
-                        or claimed_last
-                        or completed
+                        not in_flight
+                        or more_waiting
+                        or outcomes  # a sink may have room again
                         or time.monotonic() - last_claim >= CLAIM_INTERVAL
                     )
-                ):
-                    last_claim = time.monotonic()
+                )
+                if outcomes or claiming:
                     token = uuid.uuid4().hex
-                    claimed = self._claim_committed(free, token)
-                    # more may be waiting: claim again as soon as a sender frees up
-                    claimed_last = len(claimed) == free
-                    for delivery_id in claimed:
-                        future = pool.submit(
-                            _send_claimed, registry, context, delivery_id, token, local, resources
-                        )
-                        futures[future] = delivery_id
-                if not futures:
+                    recorded, claimed = self._record_and_claim(
+                        outcomes, free if claiming else 0, token
+                    )
+                    processed, outcomes = processed + recorded, []
+                    if claiming:
+                        last_claim, more_waiting = time.monotonic(), len(claimed) == free
+                    for delivery_id, request in self._prepare_committed(claimed).items():
+                        if request:
+                            future = pool.submit(_post_prepared, request, local, resources)
+                        else:
+                            future = pool.submit(
+                                _send_claimed, registry, context, delivery_id, local, resources
+                            )
+                        in_flight[future] = (delivery_id, token)
+                if not in_flight:
                     break
-                done, _pending = wait(futures, timeout=CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
-                completed = bool(done)  # a sink may have room again
-                for future in done:
-                    delivery_id = futures.pop(future)
-                    if future.exception():
-                        # its outcome could not be recorded: sent again after its lease
-                        _logger.error(
-                            "delivery %s: outcome not recorded", delivery_id,
-                            exc_info=future.exception(),
-                        )  # fmt: skip
-                    else:
-                        processed += future.result()
+                done, _pending = wait(
+                    in_flight, timeout=CLAIM_INTERVAL, return_when=FIRST_COMPLETED
+                )
+                outcomes = self._collect(done, in_flight)
         finally:
             pool.shutdown(wait=True)
-            for session, cr in resources:
-                session.close()
-                cr.close()
+            outcomes += self._collect(list(in_flight), in_flight)
+            try:
+                if outcomes:
+                    processed += self._record_and_claim(outcomes, 0, None)[0]
+            finally:
+                for resource in resources:
+                    resource.close()
         return processed
+
+    @api.model
+    def _collect(self, done, in_flight):
+        """``[(delivery id, claim token, outcome)]`` of the finished sends ``done``."""
+        outcomes = []
+        for future in done:
+            delivery_id, token = in_flight.pop(future)
+            if future.exception():
+                # its outcome could not be made (no connection): sent again after its lease
+                _logger.error(
+                    "delivery %s: attempt failed", delivery_id, exc_info=future.exception()
+                )
+            else:
+                outcomes.append((delivery_id, token, future.result()))
+        return outcomes
+
+    @api.model
+    def _record_and_claim(self, outcomes, limit, token):
+        """Record ``outcomes`` and claim up to ``limit`` deliveries for ``token``, in one short
+        transaction committed at once; returns (attempts recorded, claimed ids)."""
+        Delivery = self.env["api.sync.delivery"].sudo()
+
+        def record_and_claim():
+            recorded = Delivery._record_outcomes(outcomes) if outcomes else 0
+            if not limit:
+                return recorded, []
+            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", CLAIM_LOCK))
+            lease = fields.Datetime.add(fields.Datetime.now(), seconds=Delivery._lease_seconds())
+            return recorded, Delivery._claim(limit, lease, token)
+
+        return self._short_transaction(record_and_claim)
 
     @api.model
     def _claim_committed(self, limit, token):
         """Claim in a short transaction of its own, committed at once; returns the ids."""
-        Delivery = self.env["api.sync.delivery"].sudo()
-
-        def claim():
-            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", CLAIM_LOCK))
-            lease = fields.Datetime.add(fields.Datetime.now(), seconds=Delivery._lease_seconds())
-            return Delivery._claim(limit, lease, token)
-
-        return self._short_transaction(claim)
+        return self._record_and_claim([], limit, token)[1]
 
     @api.model
-    def _send_one(self, delivery_id, token, session):
-        """In a sender thread: attempt a claimed delivery, then record the outcome; returns
-        1 when an attempt was made."""
+    def _prepare_committed(self, ids):
+        """``{delivery id: Request or None}`` of claimed deliveries (see
+        ``api.sync.delivery._prepare``), in a short transaction committed before the sends."""
+        if not ids:
+            return {}
+        Delivery = self.env["api.sync.delivery"].sudo()
+        return self._short_transaction(lambda: Delivery.browse(ids)._prepare())
+
+    @api.model
+    def _attempt_one(self, delivery_id, session):
+        """In a sender thread with its own cursor: attempt a claimed delivery through its
+        sink's ``_sink_send``; returns ``(values, health)``, the sink's bookkeeping committed."""
         delivery = self.env["api.sync.delivery"].sudo().browse(delivery_id)
         try:
-            values, health = delivery._attempt(session)
+            outcome = delivery._attempt(session)
             cr = self.env.cr
             if cr._cnx.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
                 cr.commit()  # pylint: disable=invalid-commit  (the sink's own bookkeeping)
-        except Exception as exc:
-            _logger.warning("delivery %s: attempt failed", delivery_id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 -- recorded on the delivery
             self.env.cr.rollback()
-            values, health = delivery._bug_values(exc), None
-        self._short_transaction(lambda: delivery._record(token, values, health))
-        return int(bool(values and "attempts" in values))
+            outcome = delivery._outcome(Sent(exc, 0.0, fields.Datetime.now()))
+        return outcome
 
     @api.model
     def _short_transaction(self, function, attempts=10):

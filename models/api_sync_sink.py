@@ -47,6 +47,13 @@ class ApiSyncSinkMixin(models.AbstractModel):
     ``_sink_record_keys(model_name, ids)``
         ``{id: record key}``: deliveries of one key to one sink keep commit order (default
         ``"model,id"``; a connector may map variants to their template's key).
+    ``_sink_prepare(deliveries)``
+        Batch work before sending ``deliveries`` (this sink's, just claimed), in a short
+        transaction of the dispatcher committed before the sends: e.g. read the records of
+        the whole batch at once. Returns ``{delivery id: tools.delivery.Request}`` for the
+        deliveries that are one plain POST: the dispatcher sends those itself, with no
+        database work; the others go through ``_sink_send``. Default: ``{}``. An exception
+        sends the whole batch through ``_sink_send``.
     ``_sink_send(delivery, session)``
         Perform one delivery, return ``(status, excerpt)``; raise the errors of
         ``tools/delivery.py``: ``RetryableError`` (backoff, or after ``seconds``),
@@ -196,6 +203,9 @@ class ApiSyncSinkMixin(models.AbstractModel):
         return bool(self) and self.state == "active"
 
     # -- sending -------------------------------------------------------------------------------
+    def _sink_prepare(self, deliveries):
+        return {}
+
     def _sink_send(self, delivery, session):
         raise NotImplementedError(f"{self._name} does not implement _sink_send")
 

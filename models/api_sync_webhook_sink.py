@@ -1,9 +1,10 @@
 import json
+import time
 
 import requests
 
-from odoo import api, fields, models
-from odoo.tools import ormcache
+from odoo import api, models
+from odoo.tools import SQL, ormcache
 
 from ..tools import delivery as transport
 from ..tools import signing, urlguard
@@ -45,41 +46,75 @@ class ApiSyncWebhook(models.Model):
         Model = self.env[self.model_name].with_user(self.user_id)
         return Data._readable(Model, self.field_names or Data._default_field_names(self.model_name))
 
-    def _sink_record_data(self, delivery):
-        """``data`` of a record event with the default field set, read as the owner when the
-        delivery is first sent; ``{}`` when the record is gone or no longer readable."""
-        event = delivery.event_id
-        record = self.env[event.model].with_user(self.user_id).browse(event.res_id)
-        record = record.with_context(active_test=False).exists()._filtered_access("read")
-        if not record:
-            return {}
+    def _record_data(self, deliveries):
+        """``{delivery id: data}`` of record events sent with the default field set, read as
+        the owner at first send, one read per model; ``{}`` when the record is gone or no
+        longer readable."""
+        data = {}
         Data = self.env["api.sync.data"].with_user(self.user_id)
-        [row] = Data._serialize(record, ["id", *self._sink_field_names()])
-        row.pop("id")
-        return row
+        names = ["id", *self._sink_field_names()]
+        for model_name, group in deliveries.grouped(lambda d: d.event_id.model).items():
+            records = self.env[model_name].with_user(self.user_id).with_context(active_test=False)
+            records = records.browse(group.event_id.mapped("res_id")).exists()
+            readable = records._filtered_access("read")
+            rows = {row.pop("id"): row for row in Data._serialize(readable, names)}
+            data.update((d.id, rows.get(d.event_id.res_id, {})) for d in group)
+        return data
+
+    def _requests(self, deliveries):
+        """``{delivery id: Request}``: the payloads signed. The ``data`` read at first send is
+        stored, so that retries send the same body (same webhook-id)."""
+        payloads = {delivery.id: delivery.payload for delivery in deliveries}
+        unread = deliveries.filtered(lambda d: payloads[d.id]["data"] is None)
+        if unread:
+            for delivery_id, data in self._record_data(unread).items():
+                payloads[delivery_id] = {**payloads[delivery_id], "data": data}
+            self.env.execute_query(
+                SQL(
+                    "UPDATE api_sync_delivery d SET payload = v.payload"
+                    " FROM jsonb_to_recordset(%s::jsonb) AS v(id int, payload jsonb)"
+                    " WHERE d.id = v.id",
+                    json.dumps([{"id": i, "payload": payloads[i]} for i in unread.ids]),
+                )
+            )
+            unread.invalidate_recordset(["payload"])
+        secret = self.sudo().secret
+        common = {
+            "Content-Type": "application/json",
+            "User-Agent": "odoo-api-sync/1",
+            **self._auth_headers(),
+        }
+        timestamp = int(time.time())
+        prepared = {}
+        for delivery_id, payload in payloads.items():
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            signature = signing.headers(secret, payload["id"], timestamp, body)
+            prepared[delivery_id] = transport.Request(self.url, body, {**common, **signature})
+        return prepared
+
+    def _refused_url(self):
+        """Why the URL may not be called now (the address policy), or ``None``."""
+        try:
+            urlguard.check_url(self.url, **self._url_policy())
+        except ValidationFailed as exc:
+            return exc.message
+        return None
+
+    def _sink_prepare(self, deliveries):
+        """The whole batch signed at once; nothing when the address is refused (each
+        delivery then fails in :meth:`_sink_send` with the reason)."""
+        self.ensure_one()
+        return {} if self._refused_url() else self._requests(deliveries)
 
     def _sink_send(self, delivery, session):
         """POST the delivery's payload, signed; raises a transport error on failure."""
         self.ensure_one()
-        try:
-            urlguard.check_url(self.url, **self._url_policy())
-        except ValidationFailed as exc:
-            raise transport.RetryableError(f"address refused: {exc.message}") from None
-        if delivery.payload["data"] is None:
-            # first attempt with the default field set: read the record now, and keep it for
-            # the retries (same webhook-id, same body)
-            delivery.payload = {**delivery.payload, "data": self._sink_record_data(delivery)}
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        timestamp = int(fields.Datetime.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "odoo-api-sync/1",
-            **signing.headers(self.sudo().secret, delivery.payload["id"], timestamp, body),
-            **self._auth_headers(),
-        }
-        url = self.url
+        refused = self._refused_url()
+        if refused:
+            raise transport.RetryableError(f"address refused: {refused}")
+        request = self._requests(delivery)[delivery.id]
         self._sink_commit()
-        return transport.post(session, url, body, headers)
+        return transport.post(session, *request)
 
     def _auth_headers(self):
         config = self.sudo().auth_config or {}

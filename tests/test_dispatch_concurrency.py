@@ -318,7 +318,7 @@ class TestDispatchConcurrency(TransactionCase):
         with self.real_cursor() as env:
             late = env["api.sync.delivery"].browse(delivery_id)
             recorded = env["api.sync.dispatcher"]._short_transaction(
-                lambda: late._record(token, values, health)
+                lambda: late._record_outcomes([(late.id, token, (values, health))])
             )
             self.assertFalse(recorded, "the dead dispatcher's claim was taken over")
 
@@ -370,10 +370,16 @@ class TestDispatchConcurrency(TransactionCase):
                     ids = Dispatcher._claim_committed(3, "t1")
                     self.assertTrue(ids)
                     with requests.Session() as session:
-                        for delivery_id in ids:  # outcomes committed after the user's snapshot
-                            Dispatcher.with_context(api_sync_own_cursor=True)._send_one(
-                                delivery_id, "t1", session
+                        outcomes = [
+                            (
+                                delivery_id,
+                                "t1",
+                                env["api.sync.delivery"].browse(delivery_id)._attempt(session),
                             )
+                            for delivery_id in ids
+                        ]
+                    # outcomes committed after the user's snapshot
+                    Dispatcher._record_and_claim(outcomes, 0, None)
                 if action == "pause":
                     sink.action_pause()
                 else:

@@ -9,6 +9,7 @@ import http.client
 import logging
 import random
 import time
+from collections import namedtuple
 
 import requests
 import urllib3
@@ -21,6 +22,11 @@ EXCERPT = 1000  # characters of it kept on the delivery
 # Odoo's test harness (BaseCase._request_handler) compares the timeout with ``< 10`` and fails
 # with a TypeError on a tuple, which would make every delivery crash under tests.
 TIMEOUT = 10
+
+
+Request = namedtuple("Request", ["url", "body", "headers"])
+Request.__doc__ = """A POST prepared by a sink (``_sink_prepare``): sent by the dispatcher with no
+database work, ``body`` in bytes."""
 
 
 class DeliveryError(Exception):
