@@ -21,6 +21,7 @@ from . import test_webhook_ssrf
 from . import test_outbox_capture
 from . import test_webhook_delivery
 from . import test_dispatch_concurrency
+from . import test_dispatch_outcomes
 from . import test_security_rpc
 from . import test_security_api
 from . import test_security_webhooks
