@@ -99,7 +99,7 @@ class TestDispatchOutcomes(TransactionCase):
             (lost.id, "another-claim", Sent((200, "ok"), 1.0, now)),
         ])  # fmt: skip
         self.assertEqual(recorded, 3)
-        BUG = "KeyError: 'name'"  # noqa: N806
+        BUG = "KeyError: 'name'"
         self.env.invalidate_all()
         self.assertRecordValues(
             done | server_error | bug | lost,
