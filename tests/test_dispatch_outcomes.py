@@ -99,14 +99,14 @@ class TestDispatchOutcomes(TransactionCase):
             (lost.id, "another-claim", Sent((200, "ok"), 1.0, now)),
         ])  # fmt: skip
         self.assertEqual(recorded, 3)
-        BUG = "KeyError: 'name'"
+        bug_error = "KeyError: 'name'"
         self.env.invalidate_all()
         self.assertRecordValues(
             done | server_error | bug | lost,
             [
                 {"state": "done", "attempts": 1, "last_status": 200, "last_error": False},
                 {"state": "retry", "attempts": 1, "last_status": 500, "last_error": "HTTP 500"},
-                {"state": "retry", "attempts": 1, "last_status": 0, "last_error": BUG},
+                {"state": "retry", "attempts": 1, "last_status": 0, "last_error": bug_error},
                 {"state": "sending", "attempts": 0, "last_status": 0, "last_error": False},
             ],
         )  # fmt: skip
