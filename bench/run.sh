@@ -34,8 +34,19 @@ set +e
     "$@" \
     -- "${DB_ARGS[@]}"
 rc=$?
-# HQ connector (issue #10): 1,000 paid POS orders pushed to the HQ double, same database
-"$PYTHON" "$ADDON_DIR/bench/hq.py" --db "$DB" --addons-path "$ADDONS_PATH" \
-    --data-dir "$DATA_DIR" --results "$RESULTS" -- "${DB_ARGS[@]}" || rc=1
+# HQ connector (issue #10): 1,000 paid POS orders pushed to the HQ double, same database;
+# with --only (or BENCH_ONLY), only when the list names "hq"
+only="${BENCH_ONLY:-}"
+args=("$@")
+for i in "${!args[@]}"; do
+    case "${args[$i]}" in
+        --only) only="${args[$((i + 1))]:-}" ;;
+        --only=*) only="${args[$i]#--only=}" ;;
+    esac
+done
+if [ -z "$only" ] || [[ ",$only," == *",hq,"* ]]; then
+    "$PYTHON" "$ADDON_DIR/bench/hq.py" --db "$DB" --addons-path "$ADDONS_PATH" \
+        --data-dir "$DATA_DIR" --results "$RESULTS" -- "${DB_ARGS[@]}" || rc=1
+fi
 set -e
 exit "$rc"

@@ -277,17 +277,27 @@ class ApiSyncDelivery(models.Model):
         return self.env["api.sync.auth"]._param("delivery_max_attempts")
 
     def _prepare(self):
-        """``{delivery id: Request or None}`` for these claimed deliveries: each sink prepares
-        its own (``_sink_prepare``) in a savepoint; ``None``: sent through ``_sink_send``."""
+        """``{delivery id: Request or None}`` for these claimed deliveries: the active sinks of
+        each model prepare theirs at once (``_sink_prepare``), isolated from the other sinks
+        (see :meth:`_isolated`); ``None``: sent through ``_sink_send``."""
         prepared = dict.fromkeys(self.ids)
         groups = self.grouped(lambda d: (d.sink_model, d.sink_id))
         sinks = self._sinks_of(list(groups))
-        calls = {
-            sinks[key]: functools.partial(sinks[key]._sink_prepare, deliveries)
-            for key, deliveries in groups.items()
-            if sinks[key]._sink_is_active()  # else dropped or held by _attempt
-        }
-        for requests_by_id in self._isolated(calls, "_sink_prepare, sent one by one").values():
+        active = [key for key in groups if sinks[key]._sink_is_active()]  # else: _attempt
+
+        def prepare(keys):
+            union = self.browse([delivery.id for key in keys for delivery in groups[key]])
+            return sinks[keys[0]].union(*(sinks[key] for key in keys))._sink_prepare(union)
+
+        by_model = {}
+        for key in active:
+            by_model.setdefault(key[0], []).append(key)
+        results = self._isolated(
+            {model: functools.partial(prepare, keys) for model, keys in by_model.items()},
+            "_sink_prepare, sent one by one",
+            split=lambda: {sinks[key]: functools.partial(prepare, [key]) for key in active},
+        )
+        for requests_by_id in results.values():
             prepared.update(
                 (delivery_id, request)
                 for delivery_id, request in requests_by_id.items()
@@ -472,17 +482,20 @@ class ApiSyncDelivery(models.Model):
         )
 
     @api.model
-    def _isolated(self, calls, what):
-        """``{sink: result}`` of the ``calls`` (``{sink: function}``), each sink's failure
+    def _isolated(self, calls, what, split=None):
+        """``{key: result}`` of the ``calls`` (``{key: function}``), each sink's failure
         isolated from the others: one savepoint for all, then, only when one fails, one per
-        sink (the failing ones are logged and left out)."""
+        call of ``split()`` (default: the same calls; the failing ones are logged and left
+        out)."""
         try:
             with self.env.cr.savepoint():
-                return {sink: call() for sink, call in calls.items()}
+                return {key: call() for key, call in calls.items()}
         except RETRYABLE:  # pylint: disable=catching-non-exception
             raise
         except Exception:  # noqa: BLE001 -- found and logged below, sink by sink
             _logger.info("%s: a sink failed, isolating each", what)
+        if split:
+            calls = split()
         results = {}
         for sink, call in calls.items():
             try:

@@ -193,29 +193,30 @@ class ApiSyncDispatcher(models.AbstractModel):
             key: value for key, value in self.env.context.items() if key.startswith("api_sync_")
         }
         local, resources, in_flight, outcomes = threading.local(), [], {}, []
-        processed, last_claim, more_waiting = 0, 0.0, False
+        processed, last_claim, last_cycle, more_waiting = 0, 0.0, 0.0, False
+        # a cycle (record + claim + prepare) costs a few statements whatever its size: under
+        # load, wait for a quarter of the senders to come back (at most CLAIM_INTERVAL)
+        batch = max(senders // 4, 1)
         pool = ThreadPoolExecutor(senders, thread_name_prefix="api_sync_sender")
         try:
             while True:
+                now = time.monotonic()
                 free = senders - len(in_flight)
                 claiming = (
                     free
                     and time.time() < deadline
-                    and (
-                        not in_flight
-                        or more_waiting
-                        or outcomes  # a sink may have room again
-                        or time.monotonic() - last_claim >= CLAIM_INTERVAL
-                    )
+                    and (not in_flight or more_waiting or now - last_claim >= CLAIM_INTERVAL)
                 )
-                if outcomes or claiming:
-                    token = uuid.uuid4().hex
+                if (outcomes or claiming) and (
+                    not in_flight or len(outcomes) >= batch or now - last_cycle >= CLAIM_INTERVAL
+                ):
+                    last_cycle, token = now, uuid.uuid4().hex
                     recorded, claimed = self._record_and_claim(
                         outcomes, free if claiming else 0, token
                     )
                     processed, outcomes = processed + recorded, []
                     if claiming:
-                        last_claim, more_waiting = time.monotonic(), len(claimed) == free
+                        last_claim, more_waiting = now, len(claimed) == free
                     for delivery_id, request in self._prepare_committed(claimed).items():
                         if request:
                             future = pool.submit(_post_prepared, request, local, resources)
@@ -226,10 +227,11 @@ class ApiSyncDispatcher(models.AbstractModel):
                         in_flight[future] = (delivery_id, token)
                 if not in_flight:
                     break
-                done, _pending = wait(
-                    in_flight, timeout=CLAIM_INTERVAL, return_when=FIRST_COMPLETED
-                )
-                outcomes = self._collect(done, in_flight)
+                timeout = CLAIM_INTERVAL
+                if outcomes:  # recorded at the latest CLAIM_INTERVAL after the last cycle
+                    timeout = max(last_cycle + CLAIM_INTERVAL - time.monotonic(), 0.001)
+                done, _pending = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+                outcomes += self._collect(done, in_flight)
         finally:
             pool.shutdown(wait=True)
             outcomes += self._collect(list(in_flight), in_flight)

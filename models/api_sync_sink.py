@@ -48,12 +48,13 @@ class ApiSyncSinkMixin(models.AbstractModel):
         ``{id: record key}``: deliveries of one key to one sink keep commit order (default
         ``"model,id"``; a connector may map variants to their template's key).
     ``_sink_prepare(deliveries)``
-        Batch work before sending ``deliveries`` (this sink's, just claimed), in a short
-        transaction of the dispatcher committed before the sends: e.g. read the records of
-        the whole batch at once. Returns ``{delivery id: tools.delivery.Request}`` for the
-        deliveries that are one plain POST: the dispatcher sends those itself, with no
-        database work; the others go through ``_sink_send``. Default: ``{}``. An exception
-        sends the whole batch through ``_sink_send``.
+        Batch work before sending ``deliveries`` (just claimed, of the sinks ``self``, all
+        those of this model in the batch), in a short transaction of the dispatcher committed
+        before the sends: e.g. read the records of the whole batch at once. Returns
+        ``{delivery id: tools.delivery.Request}`` for the deliveries that are one plain POST:
+        the dispatcher sends those itself, with no database work; the others go through
+        ``_sink_send``. Default: ``{}``. When it raises, it is called again sink by sink, and
+        a sink whose call still raises has its deliveries sent through ``_sink_send``.
     ``_sink_send(delivery, session)``
         Perform one delivery, return ``(status, excerpt)``; raise the errors of
         ``tools/delivery.py``: ``RetryableError`` (backoff, or after ``seconds``),

@@ -47,23 +47,32 @@ class ApiSyncWebhook(models.Model):
         return Data._readable(Model, self.field_names or Data._default_field_names(self.model_name))
 
     def _record_data(self, deliveries):
-        """``{delivery id: data}`` of record events sent with the default field set, read as
-        the owner at first send, one read per model; ``{}`` when the record is gone or no
+        """``{delivery id: data}`` of record events of these webhooks sent with the default
+        field set, read at first send as each webhook's owner: one read per model, owner and
+        field set, whatever the number of webhooks; ``{}`` when the record is gone or no
         longer readable."""
+        webhooks = {webhook.id: webhook for webhook in self}
+        groups = deliveries.grouped(
+            lambda d: (
+                d.event_id.model,
+                webhooks[d.sink_id].user_id,
+                tuple(webhooks[d.sink_id]._sink_field_names()),
+            )
+        )
         data = {}
-        Data = self.env["api.sync.data"].with_user(self.user_id)
-        names = ["id", *self._sink_field_names()]
-        for model_name, group in deliveries.grouped(lambda d: d.event_id.model).items():
-            records = self.env[model_name].with_user(self.user_id).with_context(active_test=False)
+        for (model_name, owner, names), group in groups.items():
+            records = self.env[model_name].with_user(owner).with_context(active_test=False)
             records = records.browse(group.event_id.mapped("res_id")).exists()
             readable = records._filtered_access("read")
-            rows = {row.pop("id"): row for row in Data._serialize(readable, names)}
+            Data = self.env["api.sync.data"].with_user(owner)
+            rows = {row.pop("id"): row for row in Data._serialize(readable, ["id", *names])}
             data.update((d.id, rows.get(d.event_id.res_id, {})) for d in group)
         return data
 
     def _requests(self, deliveries):
-        """``{delivery id: Request}``: the payloads signed. The ``data`` read at first send is
-        stored, so that retries send the same body (same webhook-id)."""
+        """``{delivery id: Request}`` of these webhooks' ``deliveries``: the payloads signed.
+        The ``data`` read at first send is stored, so that retries send the same body (same
+        webhook-id)."""
         payloads = {delivery.id: delivery.payload for delivery in deliveries}
         unread = deliveries.filtered(lambda d: payloads[d.id]["data"] is None)
         if unread:
@@ -78,18 +87,22 @@ class ApiSyncWebhook(models.Model):
                 )
             )
             unread.invalidate_recordset(["payload"])
-        secret = self.sudo().secret
-        common = {
-            "Content-Type": "application/json",
-            "User-Agent": "odoo-api-sync/1",
-            **self._auth_headers(),
-        }
+        senders = {}
+        for webhook in self:
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "odoo-api-sync/1",
+                **webhook._auth_headers(),
+            }
+            senders[webhook.id] = (webhook.url, webhook.sudo().secret, headers)
         timestamp = int(time.time())
         prepared = {}
-        for delivery_id, payload in payloads.items():
+        for delivery in deliveries:
+            url, secret, headers = senders[delivery.sink_id]
+            payload = payloads[delivery.id]
             body = json.dumps(payload, separators=(",", ":")).encode()
             signature = signing.headers(secret, payload["id"], timestamp, body)
-            prepared[delivery_id] = transport.Request(self.url, body, {**common, **signature})
+            prepared[delivery.id] = transport.Request(url, body, {**headers, **signature})
         return prepared
 
     def _refused_url(self):
@@ -101,10 +114,11 @@ class ApiSyncWebhook(models.Model):
         return None
 
     def _sink_prepare(self, deliveries):
-        """The whole batch signed at once; nothing when the address is refused (each
-        delivery then fails in :meth:`_sink_send` with the reason)."""
-        self.ensure_one()
-        return {} if self._refused_url() else self._requests(deliveries)
+        """The batch of all these webhooks signed at once; nothing for a webhook whose
+        address is refused (its deliveries then fail in :meth:`_sink_send` with the
+        reason)."""
+        allowed = self.filtered(lambda webhook: not webhook._refused_url())
+        return allowed._requests(deliveries.filtered(lambda d: d.sink_id in allowed.ids))
 
     def _sink_send(self, delivery, session):
         """POST the delivery's payload, signed; raises a transport error on failure."""
