@@ -20,8 +20,12 @@ from . import test_webhook_registration
 from . import test_webhook_ssrf
 from . import test_outbox_capture
 from . import test_webhook_delivery
-from . import test_dispatch_concurrency
+from . import test_dispatch_crash
+from . import test_dispatch_exactly_once
+from . import test_dispatch_hanging_sink
 from . import test_dispatch_outcomes
+from . import test_dispatch_sink_errors
+from . import test_dispatch_sink_lifecycle
 from . import test_security_rpc
 from . import test_security_api
 from . import test_security_webhooks

@@ -1,8 +1,8 @@
 """Issue #7, finding 7: the failed-login throttle is atomic under concurrent attempts.
 
-Parallel attempts only race between real transactions: like ``test_dispatch_concurrency``, this
-test opens its own connections, lets N threads count an attempt on one key at the same moment,
-and deletes the committed counter rows afterwards.
+Parallel attempts only race between real transactions: like the engine tests
+(``dispatch_common.py``), this test opens its own connections, lets N threads count an attempt
+on one key at the same moment, and deletes the committed counter rows afterwards.
 """
 # pylint: disable=invalid-commit
 
