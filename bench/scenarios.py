@@ -378,7 +378,11 @@ class Bench:
             env.registry.clear_cache()  # _tracked_models is an ormcache
 
     def clear_outbox(self, model):
+        """Delete the events of ``model`` and their deliveries, while the server's cron may
+        still be recording outcomes: at READ COMMITTED, the delete waits for the rows being
+        written instead of failing on them."""
         with self.odoo.env() as env:
+            env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             env.cr.execute("DELETE FROM api_sync_event WHERE model = %s", [model])  # cascades
 
     def create_product_webhooks(self, receiver_url):
