@@ -367,27 +367,31 @@ class ApiSyncHqBackend(models.Model):
         }
 
     def _hq_bind(self, res_model, res_id, **values):
-        """Create or update the binding of one record and commit it (the sender's cursor)."""
+        """Create or update the binding of one record and commit it (the sender's cursor); its
+        company is the backend's, read by the statement (the cache is gone after a commit)."""
         values.setdefault("last_push_at", fields.Datetime.now())
-        values.setdefault("company_id", self.company_id.id or None)
         columns = list(values)
         self._sink_commit()
         self.env.execute_query(
             SQL(
                 """INSERT INTO api_sync_binding (backend_model, backend_id, res_model, res_id, %s,
-                                             create_uid, write_uid, create_date, write_date)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, now() at time zone 'utc',
-                       now() at time zone 'utc')
+                                             company_id, create_uid, write_uid, create_date,
+                                             write_date)
+               SELECT %s, id, %s, %s, %s, company_id, %s, %s, now() at time zone 'utc',
+                      now() at time zone 'utc'
+                 FROM %s WHERE id = %s
                ON CONFLICT (backend_model, backend_id, res_model, res_id)
-               DO UPDATE SET %s, write_date = now() at time zone 'utc'""",
+               DO UPDATE SET %s, company_id = EXCLUDED.company_id,
+                             write_date = now() at time zone 'utc'""",
                 SQL(", ").join(SQL.identifier(c) for c in columns),
                 self._name,
-                self.id,
                 res_model,
                 res_id,
                 SQL(", ").join(SQL("%s", values[c]) for c in columns),
                 self.env.uid,
                 self.env.uid,
+                SQL.identifier(self._table),
+                self.id,
                 SQL(", ").join(
                     SQL("%s = EXCLUDED.%s", SQL.identifier(c), SQL.identifier(c)) for c in columns
                 ),
@@ -550,15 +554,22 @@ class ApiSyncHqBackend(models.Model):
 
     # -- POS orders ----------------------------------------------------------------------------
     def _hq_push_order(self, client, order, delivery):
-        order = order.exists()
-        if not order or order.state not in PAID_STATES:
-            return 200, "not paid: nothing to push"
+        # what the dispatcher read of the delivery: the binding's fresh transaction drops the
+        # cache (the order is read after it)
+        attempted, record_key = delivery.attempts or delivery.last_error, delivery.record_key
         binding = self._hq_bindings("pos.order", [order.id]).get(order.id) or {}
         if binding.get("sync_state") in ("synced", "voided") and binding.get("external_id"):
             return 200, f"already in HQ as {binding['external_id']}"
+        order = order.exists()
+        if not order or order.state not in PAID_STATES:
+            return 200, "not paid: nothing to push"
         document = order._api_sync_sale_document()
         notes = []
-        maybe_sent = binding.get("sync_state") == "sending" or self._hq_retried(delivery)
+        maybe_sent = (
+            bool(attempted)
+            or binding.get("sync_state") == "sending"
+            or self._hq_failed_before(delivery, record_key)
+        )
         if document["is_refund"] and document["refunded_order_id"]:
             original = self.env["pos.order"].browse(document["refunded_order_id"])
             original_sale = self._hq_sale_of(client, original)
@@ -573,10 +584,8 @@ class ApiSyncHqBackend(models.Model):
         sale_id = self._hq_post_sale(client, order, document, receipt, maybe_sent, notes, binding)
         return 201, "; ".join([f"sale {sale_id}", *notes])
 
-    def _hq_retried(self, delivery):
-        """Whether an earlier attempt for this record failed, possibly after HQ got it."""
-        if delivery.attempts or delivery.last_error:
-            return True
+    def _hq_failed_before(self, delivery, record_key):
+        """Whether an earlier delivery of this record failed, possibly after HQ got it."""
         return bool(
             self.env["api.sync.delivery"]
             .sudo()
@@ -584,7 +593,7 @@ class ApiSyncHqBackend(models.Model):
                 [
                     ("sink_model", "=", self._name),
                     ("sink_id", "=", self.id),
-                    ("record_key", "=", delivery.record_key),
+                    ("record_key", "=", record_key),
                     ("id", "!=", delivery.id),
                     ("last_error", "!=", False),
                 ],
@@ -699,20 +708,24 @@ class ApiSyncHqBackend(models.Model):
         return None
 
     def _hq_sale_body(self, client, document, receipt, notes):
-        if not self.store_id:
+        # what comes from the backend's own fields first: the reads of the bindings commit,
+        # which drops the cache
+        store_id = self.store_id
+        if not store_id:
             raise hq_mapper.MappingError("the HQ backend has no store")
-        product_ids = self._hq_ensure_products(client, document)
-        customer_id = self._hq_customer(client, document.get("customer"))
         mappings = self._hq_mappings()
+        terminal_id = self._hq_terminal(document, mappings)
+        cashier_id = self._hq_cashier(client, document, notes, mappings)
+        tenders = self._hq_tenders(client, document, mappings)
         return hq_mapper.sale_body(
             document,
             receipt=receipt,
-            store_id=self.store_id,
-            terminal_id=self._hq_terminal(document, mappings),
-            cashier_id=self._hq_cashier(client, document, notes, mappings),
-            customer_id=customer_id,
-            product_ids=product_ids,
-            tenders=self._hq_tenders(client, document, mappings),
+            store_id=store_id,
+            terminal_id=terminal_id,
+            cashier_id=cashier_id,
+            customer_id=self._hq_customer(client, document.get("customer")),
+            product_ids=self._hq_ensure_products(client, document),
+            tenders=tenders,
         )
 
     def _hq_ensure_products(self, client, document):
