@@ -600,7 +600,7 @@ class ApiSyncHqBackend(models.Model):
     def _hq_push_order(self, client, order, delivery):
         # what the dispatcher read of the delivery: the binding's fresh transaction drops the
         # cache (the order is read after it)
-        attempted, record_key = delivery.attempts or delivery.last_error, delivery.record_key
+        attempted = delivery.attempts or delivery.last_error
         binding = self._hq_bindings("pos.order", [order.id]).get(order.id) or {}
         if binding.get("sync_state") in ("synced", "voided") and binding.get("external_id"):
             return 200, f"already in HQ as {binding['external_id']}"
@@ -612,7 +612,7 @@ class ApiSyncHqBackend(models.Model):
         maybe_sent = (
             bool(attempted)
             or binding.get("sync_state") == "sending"
-            or self._hq_failed_before(delivery, record_key)
+            or self._hq_failed_before(delivery, order)
         )
         if document["is_refund"] and document["refunded_order_id"]:
             original = self.env["pos.order"].browse(document["refunded_order_id"])
@@ -684,16 +684,17 @@ class ApiSyncHqBackend(models.Model):
         )
         return list(dict.fromkeys(row[0] for row in rows if row[0] != order.id))
 
-    def _hq_failed_before(self, delivery, record_key):
-        """Whether an earlier delivery of this record failed, possibly after HQ got it."""
+    def _hq_failed_before(self, delivery, order):
+        """Whether an earlier delivery of this order failed, possibly after HQ got it; found
+        through the order's events (indexed, the deliveries' record keys are not)."""
         return bool(
             self.env["api.sync.delivery"]
             .sudo()
             .search_count(
                 [
+                    ("event_id", "any", [("model", "=", order._name), ("res_id", "=", order.id)]),
                     ("sink_model", "=", self._name),
                     ("sink_id", "=", self.id),
-                    ("record_key", "=", record_key),
                     ("id", "!=", delivery.id),
                     ("last_error", "!=", False),
                 ],

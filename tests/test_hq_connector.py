@@ -228,6 +228,24 @@ class TestHqConnector(HqFixtures, TransactionCase):
         self.assertTrue(self.double.calls("GET", "^/api/v1/sales$"))
         self.assertEqual(self.binding(order).external_id, self.sales()[0]["id"])
 
+    def test_new_delivery_after_a_dead_one(self):
+        """A new delivery of an order whose earlier delivery died after HQ had stored the sale
+        (answered too late) looks for the receipt first: no second sale."""
+        self.double.hang = 15  # longer than the client's timeout
+        self.backend.timeout = 1
+        self.env["ir.config_parameter"].set_param("api_sync.delivery_max_attempts", 1)
+        self.double.inject("POST", "^/api/v1/sales$", "timeout")
+        order = self.pay_order([(self.coffee, 1)])
+        self.dispatch()
+        [delivery] = self.deliveries("pos.order")
+        self.assertEqual(delivery.state, "dead")
+        self.double.released.set()
+        order.state = "done"  # queues the order again
+        self.dispatch()
+        self.assertEqual(len(self.double.calls("POST", "^/api/v1/sales$")), 1)
+        [sale] = self.sales()
+        self.assertEqual(self.binding(order).external_id, sale["id"])
+
     def test_bad_input(self):
         # a product with neither barcode nor internal reference: that push fails, clearly
         bare = self.make_product("Bare", 1.0, [self.tax_825], categ_id=self.categ.id)
