@@ -14,14 +14,21 @@ the sale was stored (the answer is held back until the client gave up), a connec
 after the request was processed, ``html`` answers and an envelope without ``success``; a wrong
 PIN is simply refused. Every request is recorded.
 
-Nothing here imports Odoo: the bench uses it from a standalone process as well.
+Nothing here imports Odoo: the bench runs it as a process of its own (as a real HQ is remote),
+``python3 tests/hq_double.py [--port 0] [--access-ttl 900]``, which prints ``PORT <n>`` on its
+first line; ``GET /_double/state`` (no token) then answers ``{"store", "logins", "refreshes",
+"products", "sales"}``: the store, the counters and the sales as stored.
 """
 
+# pylint: disable=print-used  (run alone, it prints its port)
+import argparse
+import contextlib
 import datetime
 import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -168,8 +175,8 @@ class HqDouble:
         self.reset()
 
     # -- life cycle ----------------------------------------------------------------------------
-    def start(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def start(self, port=0):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.double = self
         self.thread = threading.Thread(
@@ -376,6 +383,15 @@ class HqDouble:
     def _dispatch(self, method, path, record, raw):
         if path == "/health":
             return 200, {"status": "ok"}
+        if method == "GET" and path == "/_double/state":
+            with self.lock:
+                return 200, {
+                    "store": self.store,
+                    "logins": self.logins,
+                    "refreshes": self.refreshes,
+                    "products": len(self.products),
+                    "sales": list(self.sales.values()),
+                }
         for route_method, pattern, handler, permission in self.ROUTES:
             match = re.fullmatch(pattern, path)
             if not match:
@@ -783,3 +799,22 @@ class HqDouble:
             raise HqError(400, "Sale already voided")
         sale.update(status="voided", voidedAt=_iso(_now()), voidReason=(body or {}).get("reason"))
         return {"data": sale}
+
+
+def main():
+    parser = argparse.ArgumentParser(description="An HQ server double on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--access-ttl", type=int, default=900, help="access token lifetime, s")
+    args = parser.parse_args()
+    double = HqDouble(access_ttl=args.access_ttl).start(args.port)
+    print(f"PORT {double.server.server_address[1]}", flush=True)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            double.thread.join()
+    finally:
+        double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

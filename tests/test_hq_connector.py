@@ -7,6 +7,7 @@ import jwt
 
 from odoo.tests import TransactionCase, tagged
 
+from ..models.api_sync_hq_backend import _READ_AHEAD, _ReadAhead
 from ..tools.sale_document import to_cents
 from .hq_common import HqFixtures, wait_until
 
@@ -227,6 +228,24 @@ class TestHqConnector(HqFixtures, TransactionCase):
         self.assertTrue(self.double.calls("GET", "^/api/v1/sales$"))
         self.assertEqual(self.binding(order).external_id, self.sales()[0]["id"])
 
+    def test_new_delivery_after_a_dead_one(self):
+        """A new delivery of an order whose earlier delivery died after HQ had stored the sale
+        (answered too late) looks for the receipt first: no second sale."""
+        self.double.hang = 15  # longer than the client's timeout
+        self.backend.timeout = 1
+        self.env["ir.config_parameter"].set_param("api_sync.delivery_max_attempts", 1)
+        self.double.inject("POST", "^/api/v1/sales$", "timeout")
+        order = self.pay_order([(self.coffee, 1)])
+        self.dispatch()
+        [delivery] = self.deliveries("pos.order")
+        self.assertEqual(delivery.state, "dead")
+        self.double.released.set()
+        order.state = "done"  # queues the order again
+        self.dispatch()
+        self.assertEqual(len(self.double.calls("POST", "^/api/v1/sales$")), 1)
+        [sale] = self.sales()
+        self.assertEqual(self.binding(order).external_id, sale["id"])
+
     def test_bad_input(self):
         # a product with neither barcode nor internal reference: that push fails, clearly
         bare = self.make_product("Bare", 1.0, [self.tax_825], categ_id=self.categ.id)
@@ -293,6 +312,64 @@ class TestHqConnector(HqFixtures, TransactionCase):
         self.assertEqual(self.backend.state, "paused")
         self.assertIn("HQ login refused: Invalid credentials", self.backend.disabled_reason)
         self.assertFalse(self.sales())
+
+    # -- sale documents read ahead ---------------------------------------------------------------
+    def test_documents_read_ahead(self):
+        """The send of the first of three queued orders reads the documents of the other two,
+        which their own sends take; one whose order changed meanwhile is read again."""
+        orders = [self.pay_order([(self.coffee, qty)]) for qty in (1, 2, 3)]
+        self.env.cr.flush()  # the deliveries are queued at commit time
+        first = self.deliveries("pos.order").filtered(
+            lambda d: d.payload["record_id"] == orders[0].id
+        )
+        first._send_now()
+        ahead = _READ_AHEAD[self.env.cr.dbname, self.backend.id]
+        self.assertEqual(set(ahead.documents), {orders[1].id, orders[2].id})
+        # another transaction gives the second order a customer
+        self.env.cr.execute(
+            "UPDATE pos_order SET partner_id = %s, write_date = write_date + interval '1 second'"
+            " WHERE id = %s",
+            (self.customer.id, orders[1].id),
+        )
+        orders[1].invalidate_recordset()
+        self.dispatch()
+        self.assertFalse(ahead.documents)
+        sales = {sale["receiptNumber"]: sale for sale in self.sales()}
+        self.assertEqual(
+            [sales[o.pos_reference]["grandTotal"] for o in orders],
+            [to_cents(o.amount_total) for o in orders],
+        )
+        [customer] = self.double.customers.values()
+        self.assertEqual(sales[orders[1].pos_reference]["customerId"], customer["id"])
+        self.assertIsNone(sales[orders[2].pos_reference]["customerId"])
+
+    def test_unreadable_queued_order(self):
+        """An order whose document cannot be built fails its own send, not the send of the
+        order it would have been read with."""
+        good = self.pay_order([(self.coffee, 1)])
+        bad = self.pay_order([(self.bagel, 1)])
+        self.env.cr.execute(
+            "UPDATE pos_order_line SET price_unit = 'NaN' WHERE order_id = %s", (bad.id,)
+        )
+        bad.lines.invalidate_recordset()
+        self.env.cr.flush()
+        by_order = {d.payload["record_id"]: d for d in self.deliveries("pos.order")}
+        by_order[good.id]._send_now()
+        self.assertEqual(by_order[good.id].state, "done")
+        self.dispatch()
+        self.assertEqual([s["receiptNumber"] for s in self.sales()], [good.pos_reference])
+        self.assertEqual(by_order[bad.id].state, "retry")
+        self.assertIn("NaN", by_order[bad.id].last_error)
+
+    def test_read_ahead_store(self):
+        ahead = _ReadAhead()
+        self.assertEqual(ahead.reserve([1, 2, 3]), [1, 2, 3])
+        self.assertEqual(ahead.reserve([2, 4]), [4], "2 is being read")
+        ahead.store([1, 2, 3], {1: ("v1", {"n": 1}), 2: ("v1", {"n": 2})})
+        self.assertEqual(ahead.reserve([1, 3]), [3], "1 is held, 3 was not kept")
+        self.assertIsNone(ahead.take(1, "v2"), "its order changed since")
+        self.assertIsNone(ahead.take(1, "v1"), "taken once")
+        self.assertEqual(ahead.take(2, "v1"), {"n": 2})
 
     def coffee_total(self):
         taxes = self.coffee.taxes_id.compute_all(self.coffee.lst_price, quantity=1)
