@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark of api_sync against Odoo's own ORM and /json/2 (issues 2, 3 and 4): `make bench`.
+# Benchmarks of api_sync (issues 2-4, 8-10) against Odoo's ORM and /json/2: `make bench`.
 #
 # 1. finds Odoo 19 and PostgreSQL (scripts/env.sh; the embedded cluster is started if needed),
 # 2. creates a fresh database (dropped first) with api_sync installed,
 # 3. runs bench/run.py: it starts a real Odoo server (--workers=2 --max-cron-threads=1) and a
 #    local webhook receiver on 127.0.0.1, measures, stops them and prints the table (also
 #    written to bench/results/latest.txt),
-# 4. drops the database (KEEP_DB=1 keeps it).
+# 4. pushes 1,000 paid POS orders to the HQ double in that database (bench/hq.py, figures in
+#    bench/results/hq.txt), then the Tactill figures in a database of its own
+#    (bench/connectors.py, bench/results/tactill.txt),
+# 5. drops the databases (KEEP_DB=1 keeps them).
 #
 # Environment:
 #   API_SYNC_BENCH_DB    database name (default api_sync_bench)
@@ -35,7 +38,7 @@ set +e
     -- "${DB_ARGS[@]}"
 rc=$?
 # HQ connector (issue #10): 1,000 paid POS orders pushed to the HQ double, same database;
-# with --only (or BENCH_ONLY), only when the list names "hq"
+# with --only (or BENCH_ONLY), only when the list names "hq" (and "tactill" below)
 only="${BENCH_ONLY:-}"
 args=("$@")
 for i in "${!args[@]}"; do
@@ -47,6 +50,14 @@ done
 if [ -z "$only" ] || [[ ",$only," == *",hq,"* ]]; then
     "$PYTHON" "$ADDON_DIR/bench/hq.py" --db "$DB" --addons-path "$ADDONS_PATH" \
         --data-dir "$DATA_DIR" --results "$RESULTS" -- "${DB_ARGS[@]}" || rc=1
+fi
+# Tactill connector (issue #9), in the same run: a database of its own (both connector
+# benches create their POS fixtures); figures in bench/results/tactill.txt
+if [ -z "$only" ] || [[ ",$only," == *",tactill,"* ]]; then
+    release_db
+    bench_database "${DB}_tactill" "$RESULTS/tactill_install.log"
+    "$PYTHON" "$ADDON_DIR/bench/connectors.py" -d "$DB" -- --addons-path="$ADDONS_PATH" \
+        --data-dir="$DATA_DIR" "${DB_ARGS[@]}" | tee "$RESULTS/tactill.txt" || rc=1
 fi
 set -e
 exit "$rc"
