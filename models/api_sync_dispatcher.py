@@ -96,11 +96,14 @@ class ApiSyncDispatcher(models.AbstractModel):
         """Run the dispatcher as soon as the current transaction commits, unless a due trigger
         is waiting that no dispatcher has picked up yet.
 
-        The trigger a running dispatcher was started by is locked until that run ends (the
-        cron deletes it in its own transaction): it is skipped here, so a commit landing while
-        a dispatcher finishes adds a trigger of its own instead of waiting for the next minute.
-        So is a trigger due for more than ``TRIGGER_FRESH`` seconds: one planned for later (a
-        retry) woke nobody when it fell due, and the cron workers only poll once a minute.
+        Only a trigger that was due when it was inserted woke the cron workers (``ir.cron``
+        notifies them for those alone; they poll once a minute otherwise), so only such a
+        trigger is trusted: one planned for later (a retry, ``_schedule_next``) or inserted by
+        ``ir.cron`` itself is not, nor one whose transaction began over a second before it was
+        inserted (a harmless extra trigger). Neither is the trigger a running dispatcher was
+        started by: the cron deletes it in its own transaction, which keeps it locked until the
+        run ends, so a commit landing while a dispatcher finishes adds a trigger of its own. Nor
+        a trigger due for more than ``TRIGGER_FRESH`` seconds: no worker was free to take it.
         ``pending=False``: the caller saw no due trigger at all, nothing to check.
         """
         cron = self.env["ir.cron"].browse(
@@ -112,7 +115,8 @@ class ApiSyncDispatcher(models.AbstractModel):
         now = fields.Datetime.now()
         query = SQL(
             "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s"
-            " AND call_at >= %s LIMIT 1 FOR KEY SHARE SKIP LOCKED",
+            " AND call_at >= %s AND call_at <= create_date + interval '1 second'"
+            " LIMIT 1 FOR KEY SHARE SKIP LOCKED",
             cron.id,
             now,
             fields.Datetime.subtract(now, seconds=TRIGGER_FRESH),
@@ -156,15 +160,16 @@ class ApiSyncDispatcher(models.AbstractModel):
     # -- the concurrent engine (cron) ------------------------------------------------------------
     @api.model
     def _cron_dispatch(self):
-        """Cron entry point: one run, then hand over. Work left when the time budget is spent
-        is reported to ``ir.cron``, which calls again at once; a commit landing at the end,
-        or a retry due soon, gets a trigger."""
-        deadline = self._deadline()
-        processed = self._run(deadline)
-        remaining = self._due_count() if time.time() >= deadline else 0
-        self.env["ir.cron"]._commit_progress(processed, remaining=remaining)
-        if not remaining:
-            self._schedule_next()
+        """Cron entry point: one run, then hand over through a trigger (``_schedule_next``).
+
+        A run stops when nothing is claimable or when its thread's time budget is spent. Work
+        left then is not reported to ``ir.cron`` as remaining: it would call again on the same
+        thread, whose time is spent, and then leave the job to the workers' next poll (its
+        own "run again" trigger wakes nobody). The trigger added instead wakes a worker at
+        once, this one included, which starts a fresh run with a fresh budget."""
+        processed = self._run(self._deadline())
+        self.env["ir.cron"]._commit_progress(processed, remaining=0)
+        self._schedule_next()
 
     @api.model
     def _deadline(self):
@@ -360,9 +365,12 @@ class ApiSyncDispatcher(models.AbstractModel):
 
     @api.model
     def _schedule_next(self):
-        """After a run's last commit: trigger again when work has become due meanwhile (a
-        commit landing while the run finished), else at the next retry due within a minute
-        (or the end of an open circuit)."""
+        """After a run's last commit: trigger again when work is due (a commit landing while
+        the run finished, or a backlog left when its time was spent), else at the next retry
+        due within a minute, or the end of an open circuit that holds queued deliveries back.
+
+        A trigger planned for later wakes no worker when it falls due: the next poll of the
+        cron workers (within a minute) takes it."""
         now = fields.Datetime.now()
         if self._due_count():
             self._trigger()
@@ -375,7 +383,11 @@ class ApiSyncDispatcher(models.AbstractModel):
                   WHERE state IN ('pending', 'retry') AND next_attempt_at > %(now)s),
                 (SELECT min(lease_until) FROM api_sync_delivery
                   WHERE state = 'sending' AND lease_until > %(now)s),
-                (SELECT min(open_until) FROM api_sync_sink_health WHERE open_until > %(now)s))
+                (SELECT min(h.open_until) FROM api_sync_sink_health h
+                  WHERE h.open_until > %(now)s AND EXISTS (
+                        SELECT 1 FROM api_sync_delivery d
+                         WHERE d.state IN ('pending', 'retry')
+                           AND d.sink_model = h.sink_model AND d.sink_id = h.sink_id)))
             """,
                 now=now,
             )

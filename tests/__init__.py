@@ -26,6 +26,7 @@ from . import test_dispatch_hanging_sink
 from . import test_dispatch_outcomes
 from . import test_dispatch_sink_errors
 from . import test_dispatch_sink_lifecycle
+from . import test_dispatch_wakeup
 from . import test_security_rpc
 from . import test_security_api
 from . import test_security_webhooks
