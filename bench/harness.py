@@ -234,6 +234,15 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)  # the group of the process we started
             proc.wait(10)
 
+    def cron_workers(self):
+        """``{pid: pause in s}`` of the server's cron workers. Odoo's ``WorkerCron`` is the only
+        child that lowers its priority (``os.nice(10)``); after each wake-up it sleeps
+        ``pid / 100 % 0.1`` s (its guard against all workers waking at once)."""
+        import psutil  # noqa: PLC0415 -- an Odoo requirement, only needed here
+
+        children = psutil.Process(self.server.pid).children(recursive=True)
+        return {c.pid: round(c.pid / 100 % 0.1, 4) for c in children if c.nice() >= 10}
+
     def stop_server(self):
         if self.server is not None:
             pid = self.server.pid

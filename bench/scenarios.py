@@ -542,6 +542,7 @@ class Bench:
                 from_commit.append(max(found["t"] - committed, 0.0))
                 from_send.append(found["t"] - sent)
         c.call("DELETE", f"{API}/webhooks/{webhook_id}", token=self.jwt)
+        cron_workers = self.procs.cron_workers()
         if not from_commit:
             raise BenchError(f"no webhook delivery arrived within {LATENCY_TIMEOUT} s")
         return {
@@ -549,6 +550,7 @@ class Bench:
             "late": late,
             "from_commit": from_commit,
             "from_send": from_send,
+            "cron_workers": cron_workers,
         }
 
     # -- run ---------------------------------------------------------------------------------------
