@@ -409,7 +409,7 @@ class ApiSyncDelivery(models.Model):
             rows.append((delivery_id, token, values))
             health_of[delivery_id] = (sink, health)
         written = self._write_outcomes(rows)
-        self.browse(existing).invalidate_recordset()
+        self.browse(list(existing)).invalidate_recordset()
         self._apply_health(
             health_of[delivery_id]
             for delivery_id, _token, _values in rows
