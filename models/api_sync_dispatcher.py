@@ -162,11 +162,13 @@ class ApiSyncDispatcher(models.AbstractModel):
     def _cron_dispatch(self):
         """Cron entry point: one run, then hand over through a trigger (``_schedule_next``).
 
-        A run stops when nothing is claimable or when its thread's time budget is spent. Work
-        left then is not reported to ``ir.cron`` as remaining: it would call again on the same
-        thread, whose time is spent, and then leave the job to the workers' next poll (its
-        own "run again" trigger wakes nobody). The trigger added instead wakes a worker at
-        once, this one included, which starts a fresh run with a fresh budget."""
+        A run stops when nothing is claimable or when its time budget is spent. Work left then
+        is not reported to ``ir.cron`` as remaining: it would call again in the same job, up to
+        10 times. A cron thread's time would be spent already (the run would do nothing, and
+        the job would then wait for the workers' next poll: ``ir.cron``'s own "run again"
+        trigger wakes nobody); a prefork cron worker would start fresh runs past its watchdog
+        (``limit_time_real_cron``), which kills it mid-send. The trigger added instead wakes a
+        worker at once, this one included, which starts a fresh run with a fresh budget."""
         processed = self._run(self._deadline())
         self.env["ir.cron"]._commit_progress(processed, remaining=0)
         self._schedule_next()
