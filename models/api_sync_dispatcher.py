@@ -12,6 +12,7 @@ import requests
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.orm.environments import Transaction
+from odoo.service.server import SLEEP_INTERVAL
 from odoo.tools import SQL, config
 
 from ..tools import delivery as transport
@@ -24,7 +25,11 @@ MAX_ROUNDS = 100
 CLAIM_INTERVAL = 0.2  # seconds: how often a run with free senders looks for new work
 CLAIM_LOCK = 0x61706973  # advisory lock serializing the (short) claim transactions
 TRIGGER_FRESH = 2  # seconds a due trigger is trusted to have woken a cron worker
-BUDGET_CAP = 50  # seconds a run claims for, at most; its sends end <= 21 s later
+BUDGET_CAP = 50  # seconds a run claims for, at most
+SEND_TAIL = 21  # seconds the sends in flight may take after that (10 s timeout + body budget)
+# seconds a prefork cron worker may sleep between its watchdog ping and a job: its sleep of
+# SLEEP_INTERVAL + pid % 10 s, then pid / 100 % 0.1 s
+WORKER_SLEEP_MAX = SLEEP_INTERVAL + 10
 
 
 def _session(local, resources):
@@ -175,18 +180,28 @@ class ApiSyncDispatcher(models.AbstractModel):
 
     @api.model
     def _deadline(self):
-        """When a run stops claiming: well within Odoo's real-time limit of the thread (half
-        of it, at most ``BUDGET_CAP`` s), counted from the thread's start as Odoo counts it;
-        the sends in flight then take at most 21 s more (10 s timeout + 10 s body budget)."""
-        budget = self.env.context.get("api_sync_budget")
-        if budget is None:
-            limits = [config["limit_time_real"]]
-            if config.get("limit_time_real_cron") and config["limit_time_real_cron"] > 0:
-                limits = [config["limit_time_real_cron"]]
-            limits = [limit for limit in limits if limit and limit > 0]
-            budget = min(min(limits) * 0.5, BUDGET_CAP) if limits else BUDGET_CAP
-        started = getattr(threading.current_thread(), "start_time", None) or time.time()
-        return started + budget
+        """When a run stops claiming (a ``time.time()``): half of the time Odoo surely allows
+        the job, at most ``BUDGET_CAP`` s; the sends in flight then take at most ``SEND_TAIL``
+        s more.
+
+        The limit is ``limit_time_real_cron`` (else ``limit_time_real``). A cron thread's
+        counts from the thread's ``start_time``. A prefork cron worker's watchdog counts from
+        its last ping, which precedes its sleep: only the limit less ``WORKER_SLEEP_MAX`` is
+        sure."""
+        limit = self._time_limit()
+        started = getattr(threading.current_thread(), "start_time", None)
+        if not limit or limit <= 0:
+            return (started or time.time()) + BUDGET_CAP
+        if started is None:  # a prefork cron worker (or a request)
+            started, limit = time.time(), max(limit - WORKER_SLEEP_MAX, 2)
+        return started + min(limit * 0.5, BUDGET_CAP)
+
+    @api.model
+    def _time_limit(self):
+        """Odoo's real-time limit of a cron job, in seconds (0 or less: none)."""
+        if config.get("limit_time_real_cron") and config["limit_time_real_cron"] > 0:
+            return config["limit_time_real_cron"]
+        return config["limit_time_real"]
 
     @api.model
     def _run(self, deadline, senders=None):

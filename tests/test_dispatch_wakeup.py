@@ -16,6 +16,7 @@ from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import IrCron
 
+from ..models import api_sync_dispatcher as dispatcher
 from .dispatch_common import DispatchCase
 
 # a trigger that was due when it was inserted: ``ir.cron`` notified the workers of it
@@ -170,3 +171,28 @@ class TestDispatchWakeup(DispatchCase):
         self.assertEqual(len(self.receiver.ids()), 3)
         with self.real_cursor() as env:
             self.assertEqual(self.triggers(env), [], "nothing left: no trigger")
+
+    # -- a run's time budget -----------------------------------------------------------------------
+    def test_a_run_and_its_last_sends_fit_in_what_odoo_allows(self):
+        """A cron thread's limit counts from its start; a prefork cron worker's watchdog from
+        its last ping, before a sleep of up to ``WORKER_SLEEP_MAX`` s: with Odoo's default
+        limit (120 s), the run, its last sends and that sleep fit in it."""
+        Dispatcher = self.env["api.sync.dispatcher"]
+        limit = Dispatcher._time_limit()
+        thread = threading.current_thread()
+        saved_start = getattr(thread, "start_time", None)
+        self.addCleanup(setattr, thread, "start_time", saved_start)
+
+        thread.start_time = time.time() - 5  # a cron thread, 5 s into its jobs
+        thread_budget = Dispatcher._deadline() - thread.start_time
+        self.assertGreater(thread_budget, 5)
+        self.assertLessEqual(thread_budget + dispatcher.SEND_TAIL, limit)
+
+        thread.start_time = None  # a prefork cron worker
+        before = time.time()
+        worker_budget = Dispatcher._deadline() - before
+        self.assertGreater(worker_budget, 1)
+        if limit >= 120:  # Odoo's default
+            self.assertLessEqual(
+                dispatcher.WORKER_SLEEP_MAX + worker_budget + dispatcher.SEND_TAIL, limit
+            )
